@@ -1,0 +1,1 @@
+//! http (placeholder; owned by a helper)

@@ -1,0 +1,1 @@
+//! poller (placeholder; owned by a helper)

@@ -1,0 +1,1 @@
+//! resilience (placeholder; owned by a helper)

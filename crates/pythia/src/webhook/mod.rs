@@ -1,0 +1,1 @@
+//! webhook (placeholder; owned by a helper)
