@@ -1,0 +1,3 @@
+//! The daemon behind `pythia run`.
+
+pub(crate) mod relays;
