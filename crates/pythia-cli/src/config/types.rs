@@ -30,7 +30,7 @@ impl Dur {
     }
 
     fn from_secs(seconds: f64) -> Result<Dur, String> {
-        if seconds.is_finite() && seconds >= 0.0 && seconds < 1e12 {
+        if (0.0..1e12).contains(&seconds) {
             Ok(Dur(Duration::from_secs_f64(seconds)))
         } else {
             Err(format!(
