@@ -1,1 +1,48 @@
-fn main() {}
+//! `pythia`: pollers, signed webhooks, a durable outbox and broker relays from one TOML file.
+//!
+//! See the README for the commands and the configuration reference.
+
+mod cli;
+mod commands;
+// Parts of the daemon are wired in as the library lands; until then some are unused.
+#[allow(dead_code)]
+mod config;
+#[allow(dead_code)]
+mod daemon;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// Exit status for bad usage or a bad configuration.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(&cli.log_level, cli.log_format);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Check(args) => commands::check::run(&args),
+            Command::Run(args) => commands::run::run(args).await,
+            Command::Poll(args) => commands::poll::run(args).await,
+            Command::Send(args) => commands::send::run(args).await,
+            Command::Listen(args) => commands::listen::run(args).await,
+            Command::Outbox(args) => commands::outbox::run(args).await,
+        }
+    })
+}

@@ -1,0 +1,9 @@
+//! `pythia outbox`.
+
+use std::process::ExitCode;
+
+/// Runs the subcommand.
+pub(crate) async fn run(_args: crate::cli::OutboxArgs) -> ExitCode {
+    tracing::error!("not built yet");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,9 @@
+//! `pythia poll`.
+
+use std::process::ExitCode;
+
+/// Runs the subcommand.
+pub(crate) async fn run(_args: crate::cli::PollArgs) -> ExitCode {
+    tracing::error!("not built yet");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,9 @@
+//! `pythia send`.
+
+use std::process::ExitCode;
+
+/// Runs the subcommand.
+pub(crate) async fn run(_args: crate::cli::SendArgs) -> ExitCode {
+    tracing::error!("not built yet");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,287 @@
+//! The configuration file: reading, `${VAR}` interpolation, the specification's environment
+//! variables, and checks that name the file, line and column of each problem.
+
+mod diagnostic;
+pub(crate) mod env;
+mod interpolate;
+pub(crate) mod model;
+pub(crate) mod types;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub(crate) use diagnostic::ConfigError;
+pub(crate) use model::Config;
+
+/// A configuration read, interpolated and checked.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    /// The file it came from.
+    pub(crate) path: PathBuf,
+    /// The directory relative paths resolve against.
+    pub(crate) dir: PathBuf,
+    /// The file's content.
+    pub(crate) config: Config,
+    /// `[http]` with the `HTTP_*` variables filled in.
+    pub(crate) http: model::HttpSection,
+    /// The `POLLER_*` variables.
+    pub(crate) poller_env: env::PollerEnv,
+}
+
+impl Loaded {
+    /// A path from the file, resolved against the file's directory.
+    pub(crate) fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.dir.join(path)
+        }
+    }
+
+    /// The SQLite outbox file, when the outbox is a file.
+    pub(crate) fn outbox_path(&self) -> PathBuf {
+        let path = self
+            .config
+            .outbox
+            .path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("pythia-outbox.db"));
+        self.resolve(&path)
+    }
+}
+
+/// Reads `path` with variables from the process environment.
+pub(crate) fn load(path: &Path) -> Result<Loaded, Vec<ConfigError>> {
+    load_with(path, &|name| std::env::var(name).ok())
+}
+
+/// Reads `path`, taking variables from `lookup`.
+pub(crate) fn load_with(
+    path: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError::whole(
+            path,
+            format!("cannot read the file: {e}"),
+        )]
+    })?;
+    parse_with(path, &text, lookup)
+}
+
+/// Parses `text`, the content of `path`.
+pub(crate) fn parse_with(
+    path: &Path,
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, Vec<ConfigError>> {
+    let mut table = toml::de::DeTable::parse(text).map_err(|e| {
+        vec![ConfigError::at(
+            path,
+            text,
+            e.span(),
+            lowercase(e.message()),
+        )]
+    })?;
+
+    interpolate::interpolate_table(table.get_mut(), lookup)
+        .map_err(|e| vec![ConfigError::at(path, text, Some(e.span), e.message)])?;
+
+    let config = Config::deserialize(toml::de::Deserializer::from(table)).map_err(|e| {
+        vec![ConfigError::at(
+            path,
+            text,
+            e.span(),
+            lowercase(e.message()),
+        )]
+    })?;
+
+    let env_error = |e: String| vec![ConfigError::whole(path, format!("environment: {e}"))];
+    let http_env = env::http_from_env(lookup).map_err(env_error)?;
+    let poller_env = env::poller_from_env(lookup).map_err(env_error)?;
+    let http = env::merge_http(&config.http, &http_env);
+
+    let errors = validate::validate(&config, &http, &poller_env);
+    if !errors.is_empty() {
+        return Err(errors
+            .into_iter()
+            .map(|(span, message)| ConfigError::at(path, text, span, message))
+            .collect());
+    }
+
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        dir,
+        config,
+        http,
+        poller_env,
+    })
+}
+
+/// toml's messages start with a capital and end without a period; ours are lowercase.
+fn lowercase(message: &str) -> String {
+    let message = message.trim().trim_end_matches('.');
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) if !chars.clone().next().is_some_and(char::is_uppercase) => {
+            first.to_lowercase().chain(chars).collect()
+        }
+        _ => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[admin]
+bind = "127.0.0.1:9090"
+[ingest]
+bind = "127.0.0.1:8080"
+token = "${PYTHIA_INGEST_TOKEN}"       # optional
+[outbox]
+path = "pythia-outbox.db"
+[http]
+allow_private_networks = true          # the SSRF guard refuses loopback and private ranges
+[[endpoint]]
+name = "orders"
+url = "http://127.0.0.1:9000/webhooks/orders"
+secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+[[poller]]
+name = "payments"
+url = "http://127.0.0.1:9100/status"
+interval = "30s"
+extract = "/events"
+sink = { webhook = ["orders"] }
+"#;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "PYTHIA_INGEST_TOKEN").then(|| "t0ken".to_owned())
+    }
+
+    fn parse(text: &str) -> Result<Loaded, Vec<ConfigError>> {
+        parse_with(Path::new("conf/p.toml"), text, &env)
+    }
+
+    fn first_error(text: &str) -> ConfigError {
+        parse(text).unwrap_err().remove(0)
+    }
+
+    #[test]
+    fn the_minimal_example_of_the_issue_is_accepted() {
+        let loaded = parse(MINIMAL).unwrap();
+
+        assert_eq!(loaded.config.endpoints.len(), 1);
+        assert_eq!(loaded.config.pollers.len(), 1);
+        let token = loaded
+            .config
+            .ingest
+            .as_ref()
+            .unwrap()
+            .token
+            .as_ref()
+            .unwrap();
+        assert_eq!(token.expose(), "t0ken");
+        assert_eq!(loaded.outbox_path(), Path::new("conf/pythia-outbox.db"));
+    }
+
+    #[test]
+    fn a_syntax_error_names_line_and_column() {
+        let error = first_error("[admin]\nbind = \"127.0.0.1:1\"\nthis is not toml\n");
+
+        let at = error.location.unwrap();
+        assert_eq!(at.line, 3);
+        assert!(at.column >= 1);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_at_the_key() {
+        let error = first_error("[admin]\nbind = \"127.0.0.1:1\"\nbindd = 3\n");
+
+        assert!(error.message.contains("bindd"), "{}", error.message);
+        assert_eq!(error.location.unwrap().line, 3);
+    }
+
+    #[test]
+    fn a_bad_duration_is_an_error_at_the_value() {
+        let text = MINIMAL.replace("\"30s\"", "\"30 parsecs\"");
+
+        let error = first_error(&text);
+
+        let at = error.location.unwrap();
+        assert!(
+            error.message.contains("invalid duration"),
+            "{}",
+            error.message
+        );
+        assert_eq!(at.text, "interval = \"30 parsecs\"");
+        assert_eq!(at.column, 12);
+    }
+
+    #[test]
+    fn a_bad_url_is_an_error_at_the_value() {
+        let text = MINIMAL.replace("http://127.0.0.1:9000/webhooks/orders", "ftp://x/y");
+
+        let error = first_error(&text);
+
+        assert!(error.message.contains("invalid URL"), "{}", error.message);
+        assert!(error.location.unwrap().text.starts_with("url = \"ftp"));
+    }
+
+    #[test]
+    fn an_unknown_endpoint_in_a_sink_is_an_error_at_its_name() {
+        let text = MINIMAL.replace("webhook = [\"orders\"]", "webhook = [\"ordres\"]");
+
+        let error = first_error(&text);
+
+        assert!(error.message.contains("ordres"), "{}", error.message);
+        let at = error.location.unwrap();
+        assert_eq!(
+            &at.text[at.column - 1..at.column - 1 + at.width],
+            "\"ordres\""
+        );
+    }
+
+    #[test]
+    fn a_missing_variable_is_an_error_at_the_value() {
+        let error = parse_with(Path::new("p.toml"), MINIMAL, &|_| None)
+            .unwrap_err()
+            .remove(0);
+
+        assert!(error.message.contains("PYTHIA_INGEST_TOKEN"));
+        assert_eq!(
+            error.location.unwrap().text.trim_end(),
+            "token = \"${PYTHIA_INGEST_TOKEN}\"       # optional"
+        );
+    }
+
+    #[test]
+    fn interpolation_feeds_typed_values() {
+        let text = "[admin]\nbind = \"127.0.0.1:${PORT:-9191}\"\n";
+
+        let loaded = parse(text).unwrap();
+
+        assert_eq!(loaded.config.admin.unwrap().bind.port(), 9191);
+    }
+
+    #[test]
+    fn errors_never_show_a_secret() {
+        let text = MINIMAL.replace(
+            "http://127.0.0.1:9000/webhooks/orders",
+            "ftp://user:hunter2@x/y",
+        );
+
+        let error = first_error(&text);
+
+        assert!(!error.message.contains("hunter2"));
+        assert!(!format!("{:?}", parse(MINIMAL).unwrap()).contains("whsec_MfKQ"));
+        assert!(!format!("{:?}", parse(MINIMAL).unwrap()).contains("t0ken"));
+    }
+}

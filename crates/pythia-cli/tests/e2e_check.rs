@@ -1,0 +1,110 @@
+//! `pythia check` names the file, line and column of each problem and exits 2.
+
+mod common;
+
+use common::{run, write};
+
+const GOOD: &str = r#"[admin]
+bind = "127.0.0.1:9090"
+[outbox]
+path = "pythia-outbox.db"
+[http]
+allow_private_networks = true
+[[endpoint]]
+name = "orders"
+url = "http://127.0.0.1:9000/webhooks/orders"
+secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+[[poller]]
+name = "payments"
+url = "http://127.0.0.1:9100/status"
+interval = "30s"
+extract = "/events"
+sink = { webhook = ["orders"] }
+"#;
+
+fn check(text: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "pythia.toml", text);
+
+    let output = run(&["check", path.to_str().unwrap()]);
+
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code().unwrap(), stderr)
+}
+
+#[test]
+fn a_valid_config_passes_with_exit_0() {
+    let (code, stderr) = check(GOOD);
+
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn a_syntax_error_names_line_and_column() {
+    let text = GOOD.replace("interval = \"30s\"", "interval = \"30s");
+
+    let (code, stderr) = check(&text);
+
+    assert_eq!(code, 2);
+    assert!(stderr.contains("pythia.toml:14:"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_key_names_line_and_column() {
+    let text = GOOD.replace(
+        "extract = \"/events\"",
+        "extract = \"/events\"\nintervall = \"5s\"",
+    );
+
+    let (code, stderr) = check(&text);
+
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("pythia.toml:16:1: unknown field `intervall`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_duration_names_line_and_column() {
+    let text = GOOD.replace("\"30s\"", "\"thirty seconds\"");
+
+    let (code, stderr) = check(&text);
+
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("pythia.toml:14:12: invalid duration"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_url_names_line_and_column() {
+    let text = GOOD.replace("http://127.0.0.1:9000/webhooks/orders", "http//nowhere");
+
+    let (code, stderr) = check(&text);
+
+    assert_eq!(code, 2);
+    assert!(stderr.contains("pythia.toml:9:7: invalid URL"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_endpoint_in_a_sink_names_line_and_column() {
+    let text = GOOD.replace("webhook = [\"orders\"]", "webhook = [\"order\"]");
+
+    let (code, stderr) = check(&text);
+
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("pythia.toml:16:21: unknown endpoint `order`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_reported_with_exit_2() {
+    let output = run(&["check", "/nonexistent/pythia.toml"]);
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read the file"));
+}
