@@ -5,6 +5,7 @@
 //! [`Verifier`].
 
 mod attempt;
+pub mod dispatch;
 pub mod signing;
 
 pub use attempt::{AttemptRequest, AttemptResult};
