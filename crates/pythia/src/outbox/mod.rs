@@ -310,3 +310,60 @@ pub trait Outbox: Send + Sync + 'static {
     /// Moves dead letters back to pending with their attempts reset; returns how many.
     async fn replay(&self, which: Replay) -> Result<u64, OutboxError>;
 }
+
+#[async_trait]
+impl<T: Outbox + ?Sized> Outbox for std::sync::Arc<T> {
+    async fn enqueue(&self, message: NewMessage) -> Result<Enqueued, OutboxError> {
+        (**self).enqueue(message).await
+    }
+
+    async fn enqueue_batch(&self, messages: Vec<NewMessage>) -> Result<Vec<Enqueued>, OutboxError> {
+        (**self).enqueue_batch(messages).await
+    }
+
+    async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, OutboxError> {
+        (**self).claim(limit, lease).await
+    }
+
+    async fn claim_except(
+        &self,
+        limit: usize,
+        lease: Duration,
+        skip_endpoints: &[String],
+    ) -> Result<Vec<Claimed>, OutboxError> {
+        (**self).claim_except(limit, lease, skip_endpoints).await
+    }
+
+    async fn ack(&self, id: &str, lease: &Lease) -> Result<(), OutboxError> {
+        (**self).ack(id, lease).await
+    }
+
+    async fn reschedule(
+        &self,
+        id: &str,
+        lease: &Lease,
+        at: SystemTime,
+        count_attempt: bool,
+        last_error: Option<&str>,
+    ) -> Result<(), OutboxError> {
+        (**self)
+            .reschedule(id, lease, at, count_attempt, last_error)
+            .await
+    }
+
+    async fn dead_letter(&self, id: &str, lease: &Lease, reason: &str) -> Result<(), OutboxError> {
+        (**self).dead_letter(id, lease, reason).await
+    }
+
+    async fn stats(&self, endpoint: Option<&str>) -> Result<OutboxStats, OutboxError> {
+        (**self).stats(endpoint).await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, OutboxError> {
+        (**self).dead_letters(limit).await
+    }
+
+    async fn replay(&self, which: Replay) -> Result<u64, OutboxError> {
+        (**self).replay(which).await
+    }
+}

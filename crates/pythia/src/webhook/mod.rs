@@ -32,6 +32,7 @@ mod attempt;
 mod broadcast;
 mod config;
 mod deliver;
+pub mod dispatch;
 mod endpoint;
 mod metrics;
 mod outcome;
