@@ -278,3 +278,10 @@ pub trait Outbox: Send + Sync + 'static {
     /// Moves dead letters back to pending with their attempts reset; returns how many.
     async fn replay(&self, which: Replay) -> Result<u64, OutboxError>;
 }
+
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+mod redis_scripts;
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisOutbox, RedisOutboxBuilder};
