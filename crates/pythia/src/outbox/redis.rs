@@ -59,13 +59,17 @@ impl RedisOutboxBuilder {
             reason,
         };
         if self.prefix.is_empty() || self.dedup_window.is_zero() {
-            return Err(open_error("prefix and dedup_window must not be empty".into()));
+            return Err(open_error(
+                "prefix and dedup_window must not be empty".into(),
+            ));
         }
         let client = crate::source::redis_conn::client(&self.url).map_err(open_error)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(crate::source::redis_conn::CONNECT_TIMEOUT)
             .set_response_timeout(self.response_timeout)
-            .set_number_of_retries(3);
+            .set_factor(2)
+            .set_max_delay(1000)
+            .set_number_of_retries(2);
         let conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| open_error(e.to_string()))?;
@@ -138,11 +142,32 @@ impl std::fmt::Debug for RedisOutbox {
 
 /// A claimed row: id, lease, endpoint, payload, headers, event type, attempts, created ms,
 /// last error.
-type ClaimRow = (String, String, String, Vec<u8>, String, String, u32, u64, String);
+type ClaimRow = (
+    String,
+    String,
+    String,
+    Vec<u8>,
+    String,
+    String,
+    u32,
+    u64,
+    String,
+);
 
 /// A dead row: id, endpoint, payload, headers, event type, attempts, created ms, last error,
 /// reason, died ms.
-type DeadRow = (String, String, Vec<u8>, String, String, u32, u64, String, String, u64);
+type DeadRow = (
+    String,
+    String,
+    Vec<u8>,
+    String,
+    String,
+    u32,
+    u64,
+    String,
+    String,
+    u64,
+);
 
 impl RedisOutbox {
     /// Connects to the Redis at `url` with the default settings.
@@ -179,7 +204,12 @@ impl RedisOutbox {
         invocation.invoke_async(&mut conn).await.map_err(storage)
     }
 
-    async fn settle(&self, script: &Script, id: &str, args: Vec<Vec<u8>>) -> Result<(), OutboxError> {
+    async fn settle(
+        &self,
+        script: &Script,
+        id: &str,
+        args: Vec<Vec<u8>>,
+    ) -> Result<(), OutboxError> {
         match self.run::<i64>(script, args).await? {
             1 => Ok(()),
             0 => Err(OutboxError::LeaseLost(id.to_owned())),
@@ -218,7 +248,9 @@ fn non_empty(text: String) -> Option<String> {
 impl Outbox for RedisOutbox {
     async fn enqueue(&self, message: NewMessage) -> Result<Enqueued, OutboxError> {
         let mut stored = self.enqueue_batch(vec![message]).await?;
-        stored.pop().ok_or_else(|| OutboxError::Storage("enqueue returned nothing".into()))
+        stored
+            .pop()
+            .ok_or_else(|| OutboxError::Storage("enqueue returned nothing".into()))
     }
 
     async fn enqueue_batch(&self, messages: Vec<NewMessage>) -> Result<Vec<Enqueued>, OutboxError> {
@@ -289,7 +321,9 @@ impl Outbox for RedisOutbox {
         let args = vec![
             id.as_bytes().to_vec(),
             lease.0.as_bytes().to_vec(),
-            (self.dedup_window.as_millis() as u64).to_string().into_bytes(),
+            (self.dedup_window.as_millis() as u64)
+                .to_string()
+                .into_bytes(),
         ];
         self.settle(&self.scripts.ack, id, args).await
     }
@@ -349,7 +383,18 @@ impl Outbox for RedisOutbox {
         Ok(rows
             .into_iter()
             .map(
-                |(id, endpoint, payload, headers, event_type, attempts, created, error, reason, died)| {
+                |(
+                    id,
+                    endpoint,
+                    payload,
+                    headers,
+                    event_type,
+                    attempts,
+                    created,
+                    error,
+                    reason,
+                    died,
+                )| {
                     DeadLetter {
                         message: StoredMessage {
                             id,
