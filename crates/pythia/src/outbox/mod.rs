@@ -367,3 +367,10 @@ impl<T: Outbox + ?Sized> Outbox for std::sync::Arc<T> {
         (**self).replay(which).await
     }
 }
+
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+mod redis_scripts;
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisOutbox, RedisOutboxBuilder};
