@@ -4,4 +4,5 @@ pub(crate) mod admin;
 pub(crate) mod ingest;
 pub(crate) mod relays;
 pub(crate) mod routing;
+pub(crate) mod signals;
 pub(crate) mod sinks;
