@@ -6,3 +6,4 @@ pub(crate) mod relays;
 pub(crate) mod routing;
 pub(crate) mod signals;
 pub(crate) mod sinks;
+pub(crate) mod status;
