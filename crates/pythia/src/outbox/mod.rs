@@ -20,6 +20,22 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+mod clock;
+#[doc(hidden)]
+pub mod conformance;
+mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use clock::now;
+pub use memory::MemoryOutbox;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteOutbox, SqliteOutboxBuilder};
+
+/// How long an idempotency key is remembered after its message was delivered, unless an
+/// implementation is configured otherwise: 24 hours.
+pub const DEFAULT_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -250,6 +266,22 @@ pub trait Outbox: Send + Sync + 'static {
 
     /// Claims up to `limit` due messages for `lease` time, oldest due first.
     async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, OutboxError>;
+
+    /// Like [`claim`](Outbox::claim), but skips messages addressed to `skip_endpoints` (those a
+    /// dispatcher cannot serve now: saturated or behind an open breaker), so that one stuck
+    /// endpoint's backlog does not fill every claim.
+    ///
+    /// The provided implementation ignores `skip_endpoints` and calls `claim`; a dispatcher
+    /// then hands skipped messages back itself. Implementations should filter in the store.
+    async fn claim_except(
+        &self,
+        limit: usize,
+        lease: Duration,
+        skip_endpoints: &[String],
+    ) -> Result<Vec<Claimed>, OutboxError> {
+        let _ = skip_endpoints;
+        self.claim(limit, lease).await
+    }
 
     /// Marks a claimed message delivered and removes it.
     async fn ack(&self, id: &str, lease: &Lease) -> Result<(), OutboxError>;

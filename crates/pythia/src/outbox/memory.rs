@@ -1,0 +1,365 @@
+//! [`MemoryOutbox`]: the outbox contract held in memory, for tests and throwaway runs.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+
+use super::{
+    clock, Claimed, DeadLetter, Enqueued, Lease, NewMessage, Outbox, OutboxError, OutboxStats,
+    Replay, StoredMessage, DEFAULT_IDEMPOTENCY_RETENTION,
+};
+use crate::message::new_message_id;
+
+/// An outbox in memory. Everything it holds is lost with the process, so it is meant for
+/// tests; otherwise it keeps the whole contract: leases, idempotency keys (delivered keys are
+/// remembered for a retention window), dead letters and replay.
+///
+/// Time follows tokio's clock, so leases and due times move with a paused test clock.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::time::Duration;
+/// use pythia::outbox::{MemoryOutbox, NewMessage, Outbox};
+///
+/// let outbox = MemoryOutbox::new();
+/// outbox.enqueue(NewMessage::new("orders", r#"{"id":1}"#)).await?;
+///
+/// let claimed = outbox.claim(10, Duration::from_secs(30)).await?;
+/// outbox.ack(&claimed[0].message.id, &claimed[0].lease).await?;
+/// assert_eq!(outbox.stats(None).await?.depth(), 0);
+/// # Ok::<(), pythia::outbox::OutboxError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MemoryOutbox {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    retention: Option<Duration>,
+    messages: HashMap<String, Entry>,
+    /// Live messages by (due time, sequence): the claim order.
+    due: BTreeSet<(SystemTime, u64, String)>,
+    keys: HashMap<String, KeyEntry>,
+    next_seq: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    message: StoredMessage,
+    key: Option<String>,
+    seq: u64,
+    due: SystemTime,
+    lease: Option<Lease>,
+    dead: Option<(SystemTime, String)>,
+}
+
+#[derive(Debug)]
+struct KeyEntry {
+    id: String,
+    /// `None` while the message is live or dead; set when it is delivered.
+    expires: Option<SystemTime>,
+}
+
+impl MemoryOutbox {
+    /// An empty outbox that remembers delivered idempotency keys for 24 hours.
+    pub fn new() -> Self {
+        MemoryOutbox::default()
+    }
+
+    /// An empty outbox that remembers delivered idempotency keys for `retention`.
+    pub fn with_idempotency_retention(retention: Duration) -> Self {
+        let outbox = MemoryOutbox::default();
+        outbox.state.lock().retention = Some(retention);
+        outbox
+    }
+}
+
+impl State {
+    fn retention(&self) -> Duration {
+        self.retention.unwrap_or(DEFAULT_IDEMPOTENCY_RETENTION)
+    }
+
+    fn enqueue(&mut self, message: NewMessage, now: SystemTime) -> Enqueued {
+        if let Some(key) = &message.idempotency_key {
+            if let Some(held) = self.keys.get(key) {
+                if held.expires.is_none_or(|expires| expires > now) {
+                    return Enqueued {
+                        id: held.id.clone(),
+                        duplicate: true,
+                    };
+                }
+            }
+        }
+
+        let id = message.id.unwrap_or_else(new_message_id);
+        if self.messages.contains_key(&id) {
+            // An explicit id that is already held is a repeat, like a known idempotency key.
+            return Enqueued {
+                id,
+                duplicate: true,
+            };
+        }
+        let due = message.not_before.unwrap_or(now);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(key) = &message.idempotency_key {
+            let entry = KeyEntry {
+                id: id.clone(),
+                expires: None,
+            };
+            self.keys.insert(key.clone(), entry);
+        }
+        self.due.insert((due, seq, id.clone()));
+        let stored = StoredMessage {
+            id: id.clone(),
+            endpoint: message.endpoint,
+            payload: message.payload,
+            headers: message.headers,
+            event_type: message.event_type,
+            attempts: 0,
+            created_at: now,
+            last_error: None,
+        };
+        let entry = Entry {
+            message: stored,
+            key: message.idempotency_key,
+            seq,
+            due,
+            lease: None,
+            dead: None,
+        };
+        self.messages.insert(id.clone(), entry);
+        Enqueued {
+            id,
+            duplicate: false,
+        }
+    }
+
+    /// Drops a message and its place in the due index.
+    fn remove(&mut self, id: &str) -> Option<Entry> {
+        let entry = self.messages.remove(id)?;
+        if entry.dead.is_none() {
+            self.due
+                .remove(&(entry.due, entry.seq, entry.message.id.clone()));
+        }
+        Some(entry)
+    }
+
+    fn set_due(&mut self, id: &str, due: Option<SystemTime>) {
+        let Some(entry) = self.messages.get_mut(id) else {
+            return;
+        };
+        if entry.dead.is_none() {
+            self.due.remove(&(entry.due, entry.seq, id.to_owned()));
+        }
+        if let Some(due) = due {
+            entry.due = due;
+            self.due.insert((due, entry.seq, id.to_owned()));
+        }
+    }
+
+    /// The live message `id` if `lease` is its current lease.
+    fn leased(&mut self, id: &str, lease: &Lease) -> Result<&mut Entry, OutboxError> {
+        let entry = self
+            .messages
+            .get_mut(id)
+            .ok_or_else(|| OutboxError::NotFound(id.to_owned()))?;
+        if entry.dead.is_some() || entry.lease.as_ref() != Some(lease) {
+            return Err(OutboxError::LeaseLost(id.to_owned()));
+        }
+        Ok(entry)
+    }
+
+    fn purge_keys(&mut self, now: SystemTime) {
+        self.keys
+            .retain(|_, key| key.expires.is_none_or(|expires| expires > now));
+    }
+}
+
+#[async_trait]
+impl Outbox for MemoryOutbox {
+    async fn enqueue(&self, message: NewMessage) -> Result<Enqueued, OutboxError> {
+        let now = clock::now();
+        Ok(self.state.lock().enqueue(message, now))
+    }
+
+    async fn enqueue_batch(&self, messages: Vec<NewMessage>) -> Result<Vec<Enqueued>, OutboxError> {
+        let now = clock::now();
+        let mut state = self.state.lock();
+        Ok(messages
+            .into_iter()
+            .map(|message| state.enqueue(message, now))
+            .collect())
+    }
+
+    async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, OutboxError> {
+        self.claim_except(limit, lease, &[]).await
+    }
+
+    async fn claim_except(
+        &self,
+        limit: usize,
+        lease: Duration,
+        skip_endpoints: &[String],
+    ) -> Result<Vec<Claimed>, OutboxError> {
+        let now = clock::now();
+        let until = now + lease;
+        let mut state = self.state.lock();
+        let ids: Vec<String> = state
+            .due
+            .iter()
+            .take_while(|(due, _, _)| *due <= now)
+            .filter(|(_, _, id)| {
+                let endpoint = &state.messages[id].message.endpoint;
+                !skip_endpoints.contains(endpoint)
+            })
+            .take(limit)
+            .map(|(_, _, id)| id.clone())
+            .collect();
+
+        let mut claimed = Vec::with_capacity(ids.len());
+        for id in ids {
+            state.set_due(&id, Some(until));
+            let entry = state.messages.get_mut(&id).expect("indexed messages exist");
+            let token = Lease(uuid::Uuid::new_v4().simple().to_string());
+            entry.lease = Some(token.clone());
+            claimed.push(Claimed {
+                message: entry.message.clone(),
+                lease: token,
+            });
+        }
+        Ok(claimed)
+    }
+
+    async fn ack(&self, id: &str, lease: &Lease) -> Result<(), OutboxError> {
+        let now = clock::now();
+        let mut state = self.state.lock();
+        state.leased(id, lease)?;
+
+        let entry = state.remove(id).expect("checked above");
+        let expires = now + state.retention();
+        if let Some(key) = entry.key.and_then(|key| state.keys.get_mut(&key)) {
+            key.expires = Some(expires);
+        }
+        state.purge_keys(now);
+        Ok(())
+    }
+
+    async fn reschedule(
+        &self,
+        id: &str,
+        lease: &Lease,
+        at: SystemTime,
+        count_attempt: bool,
+        last_error: Option<&str>,
+    ) -> Result<(), OutboxError> {
+        let mut state = self.state.lock();
+        let entry = state.leased(id, lease)?;
+
+        entry.lease = None;
+        if count_attempt {
+            entry.message.attempts += 1;
+        }
+        if let Some(error) = last_error {
+            entry.message.last_error = Some(error.to_owned());
+        }
+        state.set_due(id, Some(at));
+        Ok(())
+    }
+
+    async fn dead_letter(&self, id: &str, lease: &Lease, reason: &str) -> Result<(), OutboxError> {
+        let now = clock::now();
+        let mut state = self.state.lock();
+        state.leased(id, lease)?;
+
+        state.set_due(id, None);
+        let entry = state.messages.get_mut(id).expect("checked above");
+        entry.lease = None;
+        entry.message.last_error = Some(reason.to_owned());
+        entry.dead = Some((now, reason.to_owned()));
+        Ok(())
+    }
+
+    async fn stats(&self, endpoint: Option<&str>) -> Result<OutboxStats, OutboxError> {
+        let now = clock::now();
+        let state = self.state.lock();
+        let mut stats = OutboxStats::default();
+        let mut oldest: Option<SystemTime> = None;
+        let wanted = state
+            .messages
+            .values()
+            .filter(|entry| endpoint.is_none_or(|name| entry.message.endpoint == name));
+        for entry in wanted {
+            if entry.dead.is_some() {
+                stats.dead += 1;
+                continue;
+            }
+            if entry.lease.is_some() && entry.due > now {
+                stats.in_flight += 1;
+            } else {
+                stats.pending += 1;
+            }
+            let created = entry.message.created_at;
+            oldest = Some(oldest.map_or(created, |oldest| oldest.min(created)));
+        }
+        stats.oldest_age = oldest.map(|at| now.duration_since(at).unwrap_or_default());
+        Ok(stats)
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, OutboxError> {
+        let state = self.state.lock();
+        let mut dead: Vec<DeadLetter> = state
+            .messages
+            .values()
+            .filter_map(|entry| {
+                let (died_at, reason) = entry.dead.clone()?;
+                Some((entry.seq, died_at, reason, entry.message.clone()))
+            })
+            .map(|(_, died_at, reason, message)| DeadLetter {
+                message,
+                died_at,
+                reason,
+            })
+            .collect();
+        dead.sort_by(|a, b| {
+            (a.died_at, &a.message.created_at, &a.message.id).cmp(&(
+                b.died_at,
+                &b.message.created_at,
+                &b.message.id,
+            ))
+        });
+        dead.truncate(limit);
+        Ok(dead)
+    }
+
+    async fn replay(&self, which: Replay) -> Result<u64, OutboxError> {
+        let now = clock::now();
+        let mut state = self.state.lock();
+        let ids: Vec<String> = state
+            .messages
+            .values()
+            .filter(|entry| entry.dead.is_some())
+            .filter(|entry| match &which {
+                Replay::All => true,
+                Replay::Endpoint(name) => entry.message.endpoint == *name,
+                Replay::Ids(ids) => ids.contains(&entry.message.id),
+            })
+            .map(|entry| entry.message.id.clone())
+            .collect();
+
+        for id in &ids {
+            let entry = state.messages.get_mut(id).expect("collected above");
+            entry.dead = None;
+            entry.message.attempts = 0;
+            let seq = entry.seq;
+            entry.due = now;
+            state.due.insert((now, seq, id.clone()));
+        }
+        Ok(ids.len() as u64)
+    }
+}

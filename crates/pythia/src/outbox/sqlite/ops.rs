@@ -1,0 +1,353 @@
+//! The outbox operations as SQL, run by the writer thread inside its batch transaction.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::message::new_message_id;
+use crate::outbox::clock::{from_millis, to_millis};
+use crate::outbox::{
+    Claimed, DeadLetter, Enqueued, Lease, NewMessage, OutboxError, OutboxStats, Replay,
+    StoredMessage,
+};
+
+/// One request to the writer thread. `now` is taken by the caller from the outbox clock.
+#[derive(Debug)]
+pub(super) enum Op {
+    Enqueue(Vec<NewMessage>),
+    Claim {
+        limit: usize,
+        lease: Duration,
+        skip: Vec<String>,
+    },
+    Ack {
+        id: String,
+        lease: Lease,
+    },
+    Reschedule {
+        id: String,
+        lease: Lease,
+        at: i64,
+        count_attempt: bool,
+        last_error: Option<String>,
+    },
+    DeadLetter {
+        id: String,
+        lease: Lease,
+        reason: String,
+    },
+    Stats(Option<String>),
+    DeadLetters(usize),
+    Replay(Replay),
+}
+
+/// What an [`Op`] produced.
+#[derive(Debug)]
+pub(super) enum Done {
+    Enqueued(Vec<Enqueued>),
+    Claimed(Vec<Claimed>),
+    Unit,
+    Stats(OutboxStats),
+    DeadLetters(Vec<DeadLetter>),
+    Count(u64),
+}
+
+const MESSAGE_COLUMNS: &str =
+    "id, endpoint, payload, headers, event_type, attempts, created_at, last_error";
+
+pub(super) fn run(conn: &Connection, op: Op, now: i64, retention: Duration) -> Result<Done, Error> {
+    match op {
+        Op::Enqueue(messages) => enqueue(conn, messages, now).map(Done::Enqueued),
+        Op::Claim { limit, lease, skip } => {
+            claim(conn, limit, lease, &skip, now).map(Done::Claimed)
+        }
+        Op::Ack { id, lease } => ack(conn, &id, &lease, now, retention).map(|()| Done::Unit),
+        Op::Reschedule {
+            id,
+            lease,
+            at,
+            count_attempt,
+            last_error,
+        } => {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE messages SET lease = NULL, due_at = ?3, attempts = attempts + ?4,
+                        last_error = COALESCE(?5, last_error)
+                     WHERE id = ?1 AND lease = ?2 AND dead_at IS NULL",
+                )?
+                .execute(params![
+                    id,
+                    lease.0,
+                    at,
+                    i64::from(count_attempt),
+                    last_error
+                ])?;
+            settle(conn, changed, &id).map(|()| Done::Unit)
+        }
+        Op::DeadLetter { id, lease, reason } => {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE messages SET lease = NULL, dead_at = ?3, dead_reason = ?4,
+                        last_error = ?4
+                     WHERE id = ?1 AND lease = ?2 AND dead_at IS NULL",
+                )?
+                .execute(params![id, lease.0, now, reason])?;
+            settle(conn, changed, &id).map(|()| Done::Unit)
+        }
+        Op::Stats(endpoint) => stats(conn, endpoint.as_deref(), now).map(Done::Stats),
+        Op::DeadLetters(limit) => dead_letters(conn, limit).map(Done::DeadLetters),
+        Op::Replay(which) => replay(conn, &which, now).map(Done::Count),
+    }
+}
+
+/// A failure inside the writer: SQL errors become [`OutboxError::Storage`].
+#[derive(Debug)]
+pub(super) enum Error {
+    Outbox(OutboxError),
+    Sql(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(error: rusqlite::Error) -> Self {
+        Error::Sql(error)
+    }
+}
+
+impl From<Error> for OutboxError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Outbox(error) => error,
+            Error::Sql(error) => OutboxError::Storage(error.to_string()),
+        }
+    }
+}
+
+fn enqueue(conn: &Connection, messages: Vec<NewMessage>, now: i64) -> Result<Vec<Enqueued>, Error> {
+    let mut find_key = conn.prepare_cached(
+        "SELECT id FROM idempotency WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+    )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO messages
+            (id, endpoint, payload, headers, event_type, idempotency_key, created_at, due_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut remember_key = conn.prepare_cached(
+        "INSERT OR REPLACE INTO idempotency (key, id, expires_at) VALUES (?1, ?2, NULL)",
+    )?;
+
+    let mut results = Vec::with_capacity(messages.len());
+    for message in messages {
+        if let Some(key) = &message.idempotency_key {
+            let held: Option<String> = find_key
+                .query_row(params![key, now], |row| row.get(0))
+                .optional()?;
+            if let Some(id) = held {
+                results.push(Enqueued {
+                    id,
+                    duplicate: true,
+                });
+                continue;
+            }
+        }
+
+        let id = message.id.unwrap_or_else(new_message_id);
+        let headers = serde_json::to_string(&message.headers)
+            .map_err(|e| Error::Outbox(OutboxError::Storage(e.to_string())))?;
+        let due = message.not_before.map_or(now, to_millis);
+        let inserted = insert.execute(params![
+            id,
+            message.endpoint,
+            &message.payload[..],
+            headers,
+            message.event_type,
+            message.idempotency_key,
+            now,
+            due
+        ])?;
+        if inserted == 0 {
+            // An explicit id that is already held is a repeat, like a known idempotency key.
+            results.push(Enqueued {
+                id,
+                duplicate: true,
+            });
+            continue;
+        }
+        if let Some(key) = &message.idempotency_key {
+            remember_key.execute(params![key, id])?;
+        }
+        results.push(Enqueued {
+            id,
+            duplicate: false,
+        });
+    }
+    Ok(results)
+}
+
+fn claim(
+    conn: &Connection,
+    limit: usize,
+    lease: Duration,
+    skip: &[String],
+    now: i64,
+) -> Result<Vec<Claimed>, Error> {
+    let token = Lease(uuid::Uuid::new_v4().simple().to_string());
+    let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+    let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".to_owned());
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    // Claiming moves the due time to the end of the lease: when the lease expires the message is
+    // simply due again, and no sweep is needed.
+    let sql = format!(
+        "UPDATE messages SET lease = ?1, due_at = ?2
+         WHERE seq IN (
+            SELECT seq FROM messages
+            WHERE dead_at IS NULL AND due_at <= ?3
+              AND endpoint NOT IN (SELECT value FROM json_each(?4))
+            ORDER BY due_at, seq LIMIT ?5)
+         RETURNING seq, {MESSAGE_COLUMNS}"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows: Vec<(i64, StoredMessage)> = statement
+        .query_map(params![token.0, until, now, skip, limit], |row| {
+            Ok((row.get(0)?, message_from(row, 1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+
+    rows.sort_by_key(|(seq, _)| *seq);
+    Ok(rows
+        .into_iter()
+        .map(|(_, message)| Claimed {
+            message,
+            lease: token.clone(),
+        })
+        .collect())
+}
+
+fn ack(
+    conn: &Connection,
+    id: &str,
+    lease: &Lease,
+    now: i64,
+    retention: Duration,
+) -> Result<(), Error> {
+    let deleted: Option<Option<String>> = conn
+        .prepare_cached(
+            "DELETE FROM messages WHERE id = ?1 AND lease = ?2 AND dead_at IS NULL
+             RETURNING idempotency_key",
+        )?
+        .query_row(params![id, lease.0], |row| row.get(0))
+        .optional()?;
+    let Some(key) = deleted else {
+        return settle(conn, 0, id);
+    };
+
+    if let Some(key) = key {
+        let expires = now.saturating_add(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+        conn.prepare_cached("UPDATE idempotency SET expires_at = ?3 WHERE key = ?1 AND id = ?2")?
+            .execute(params![key, id, expires])?;
+    }
+    Ok(())
+}
+
+/// Turns "no row changed" into the right error: the message is gone, or its lease is not ours.
+fn settle(conn: &Connection, changed: usize, id: &str) -> Result<(), Error> {
+    if changed > 0 {
+        return Ok(());
+    }
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM messages WHERE id = ?1")?
+        .exists(params![id])?;
+    Err(Error::Outbox(if exists {
+        OutboxError::LeaseLost(id.to_owned())
+    } else {
+        OutboxError::NotFound(id.to_owned())
+    }))
+}
+
+fn stats(conn: &Connection, endpoint: Option<&str>, now: i64) -> Result<OutboxStats, Error> {
+    let mut statement = conn.prepare_cached(
+        "SELECT
+            COALESCE(SUM(dead_at IS NULL AND NOT (lease IS NOT NULL AND due_at > ?2)), 0),
+            COALESCE(SUM(dead_at IS NULL AND lease IS NOT NULL AND due_at > ?2), 0),
+            COALESCE(SUM(dead_at IS NOT NULL), 0),
+            MIN(CASE WHEN dead_at IS NULL THEN created_at END)
+         FROM messages WHERE ?1 IS NULL OR endpoint = ?1",
+    )?;
+    let stats = statement.query_row(params![endpoint, now], |row| {
+        let oldest: Option<i64> = row.get(3)?;
+        Ok(OutboxStats {
+            pending: row.get::<_, i64>(0)?.try_into().unwrap_or(0),
+            in_flight: row.get::<_, i64>(1)?.try_into().unwrap_or(0),
+            dead: row.get::<_, i64>(2)?.try_into().unwrap_or(0),
+            oldest_age: oldest.map(|created| {
+                Duration::from_millis(u64::try_from(now.saturating_sub(created)).unwrap_or(0))
+            }),
+        })
+    })?;
+    Ok(stats)
+}
+
+fn dead_letters(conn: &Connection, limit: usize) -> Result<Vec<DeadLetter>, Error> {
+    let sql = format!(
+        "SELECT dead_at, dead_reason, {MESSAGE_COLUMNS} FROM messages
+         WHERE dead_at IS NOT NULL ORDER BY dead_at, seq LIMIT ?1"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let dead = statement
+        .query_map(params![limit], |row| {
+            Ok(DeadLetter {
+                died_at: from_millis(row.get(0)?),
+                reason: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                message: message_from(row, 2)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(dead)
+}
+
+fn replay(conn: &Connection, which: &Replay, now: i64) -> Result<u64, Error> {
+    const SET: &str = "UPDATE messages SET dead_at = NULL, dead_reason = NULL, attempts = 0,
+        lease = NULL, due_at = ?1 WHERE dead_at IS NOT NULL";
+    let changed = match which {
+        Replay::All => conn.prepare_cached(SET)?.execute(params![now])?,
+        Replay::Endpoint(name) => conn
+            .prepare_cached(&format!("{SET} AND endpoint = ?2"))?
+            .execute(params![now, name])?,
+        Replay::Ids(ids) => {
+            let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
+            conn.prepare_cached(&format!(
+                "{SET} AND id IN (SELECT value FROM json_each(?2))"
+            ))?
+            .execute(params![now, ids])?
+        }
+    };
+    Ok(changed as u64)
+}
+
+/// Drops idempotency keys of messages delivered longer ago than the retention.
+pub(super) fn purge_keys(conn: &Connection, now: i64) -> Result<usize, Error> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM idempotency WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+        )?
+        .execute(params![now])?)
+}
+
+/// Reads the [`MESSAGE_COLUMNS`] starting at column `first`.
+fn message_from(row: &Row<'_>, first: usize) -> rusqlite::Result<StoredMessage> {
+    let headers: String = row.get(first + 3)?;
+    let headers = serde_json::from_str(&headers).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(first + 3, rusqlite::types::Type::Text, e.into())
+    })?;
+    Ok(StoredMessage {
+        id: row.get(first)?,
+        endpoint: row.get(first + 1)?,
+        payload: Bytes::from(row.get::<_, Vec<u8>>(first + 2)?),
+        headers,
+        event_type: row.get(first + 4)?,
+        attempts: row.get(first + 5)?,
+        created_at: from_millis(row.get(first + 6)?),
+        last_error: row.get(first + 7)?,
+    })
+}

@@ -1,0 +1,92 @@
+//! Opening the SQLite file: pragmas, and the schema with its version in `user_version`.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::outbox::OutboxError;
+
+/// The schema version this build writes. Bump it with a migration step in [`migrate`].
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE messages (
+    seq             INTEGER PRIMARY KEY,
+    id              TEXT    NOT NULL UNIQUE,
+    endpoint        TEXT    NOT NULL,
+    payload         BLOB    NOT NULL,
+    headers         TEXT    NOT NULL,
+    event_type      TEXT,
+    idempotency_key TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    due_at          INTEGER NOT NULL,
+    lease           TEXT,
+    last_error      TEXT,
+    dead_at         INTEGER,
+    dead_reason     TEXT
+);
+CREATE INDEX messages_due ON messages (due_at, seq) WHERE dead_at IS NULL;
+CREATE INDEX messages_dead ON messages (dead_at, seq) WHERE dead_at IS NOT NULL;
+CREATE TABLE idempotency (
+    key        TEXT PRIMARY KEY,
+    id         TEXT NOT NULL,
+    expires_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX idempotency_expiry ON idempotency (expires_at) WHERE expires_at IS NOT NULL;
+";
+
+/// Opens (creating if needed) the outbox file at `path`, durable on commit, with the schema
+/// migrated to [`SCHEMA_VERSION`]. Any failure is an [`OutboxError::Open`] naming the path.
+pub(super) fn open(path: &Path) -> Result<Connection, OutboxError> {
+    let open_error = |reason: String| OutboxError::Open {
+        location: path.display().to_string(),
+        reason,
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn =
+        Connection::open_with_flags(path, flags).map_err(|e| open_error(e.to_string()))?;
+
+    configure(&conn).map_err(|e| open_error(e.to_string()))?;
+    migrate(&mut conn).map_err(open_error)?;
+    Ok(conn)
+}
+
+/// WAL with `synchronous = FULL`: a commit is on disk when it returns, and readers never block
+/// the writer.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "journal mode is {mode}, not wal"
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;")?;
+    Ok(())
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], refusing a file written by a newer build.
+fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| e.to_string())?;
+    if version > SCHEMA_VERSION {
+        return Err(format!(
+            "schema version {version} is newer than this build supports ({SCHEMA_VERSION})"
+        ));
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+
+    let tx = conn.transaction().map_err(|e| e.to_string())?;
+    if version < 1 {
+        tx.execute_batch(SCHEMA_V1).map_err(|e| e.to_string())?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(|e| e.to_string())?;
+    tx.commit().map_err(|e| e.to_string())
+}
