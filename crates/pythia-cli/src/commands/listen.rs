@@ -20,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ListenArgs;
 use crate::daemon::sinks::body_value;
 
+/// What the receiver's handler shares.
 #[derive(Clone)]
-struct ListenState {
+pub(crate) struct ListenState {
     /// One verifier per secret, in the order given, so each can be reported on its own.
     verifiers: Arc<[Verifier]>,
     status: StatusCode,
@@ -63,17 +64,8 @@ pub(crate) async fn run(args: ListenArgs) -> ExitCode {
     );
 
     let done = CancellationToken::new();
-    let state = ListenState {
-        verifiers: verifiers.into(),
-        status,
-        received: Arc::new(AtomicU64::new(0)),
-        count: args.count,
-        done: done.clone(),
-    };
-    let app = Router::new()
-        .fallback(receive)
-        .layer(DefaultBodyLimit::max(args.max_body_bytes))
-        .with_state(state);
+    let state = ListenState::new(verifiers, status, args.count, done.clone());
+    let app = router(state, args.max_body_bytes);
 
     let stop = async move {
         tokio::select! {
@@ -91,6 +83,32 @@ pub(crate) async fn run(args: ListenArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+impl ListenState {
+    /// A receiver state; `count` webhooks (if given) cancel `done`.
+    pub(crate) fn new(
+        verifiers: Vec<Verifier>,
+        status: StatusCode,
+        count: Option<u64>,
+        done: CancellationToken,
+    ) -> Self {
+        ListenState {
+            verifiers: verifiers.into(),
+            status,
+            received: Arc::new(AtomicU64::new(0)),
+            count,
+            done,
+        }
+    }
+}
+
+/// The receiver: any method, any path.
+pub(crate) fn router(state: ListenState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .fallback(receive)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
 }
 
 async fn receive(
