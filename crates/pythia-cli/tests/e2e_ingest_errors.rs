@@ -49,8 +49,18 @@ async fn each_bad_request_gets_its_status_and_a_json_error() {
     let no_token = post(&daemon, None, good.clone()).await;
     let wrong_token = post(&daemon, Some("nope"), good).await;
     let malformed = post(&daemon, Some(TOKEN), "{\"endpoint\": ".into()).await;
-    let unknown = post(&daemon, Some(TOKEN), json!({"endpoint": "x", "payload": 1}).to_string()).await;
-    let no_payload = post(&daemon, Some(TOKEN), json!({"endpoint": "orders"}).to_string()).await;
+    let unknown = post(
+        &daemon,
+        Some(TOKEN),
+        json!({"endpoint": "x", "payload": 1}).to_string(),
+    )
+    .await;
+    let no_payload = post(
+        &daemon,
+        Some(TOKEN),
+        json!({"endpoint": "orders"}).to_string(),
+    )
+    .await;
     let huge = json!({"endpoint": "orders", "payload": "x".repeat(4096)}).to_string();
     let too_large = post(&daemon, Some(TOKEN), huge).await;
 
@@ -61,7 +71,10 @@ async fn each_bad_request_gets_its_status_and_a_json_error() {
     assert_eq!(malformed.0, 400);
     assert_eq!(malformed.1["error"]["code"], "invalid_json");
     assert_eq!(unknown.0, 400);
-    assert!(unknown.1["error"]["message"].as_str().unwrap().contains("unknown endpoint"));
+    assert!(unknown.1["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown endpoint"));
     assert_eq!(no_payload.0, 400);
     assert_eq!(too_large.0, 413);
     assert_eq!(too_large.1["error"]["code"], "too_large");

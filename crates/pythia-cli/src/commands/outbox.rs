@@ -27,7 +27,9 @@ pub(crate) async fn run(args: OutboxArgs) -> ExitCode {
             return ExitCode::from(crate::EXIT_USAGE);
         }
     };
-    if !location.contains("://") && location != "memory:" && !std::path::Path::new(&location).exists()
+    if !location.contains("://")
+        && location != "memory:"
+        && !std::path::Path::new(&location).exists()
     {
         eprintln!("error: no outbox at {location}");
         return ExitCode::from(crate::EXIT_USAGE);

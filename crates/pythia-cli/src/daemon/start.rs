@@ -49,7 +49,10 @@ impl Daemon {
         let mut endpoints = Endpoints::default();
         for endpoint in &loaded.config.endpoints {
             let endpoint = endpoint.get_ref();
-            endpoints.insert(endpoint.name.get_ref().clone(), endpoint.event_types.clone());
+            endpoints.insert(
+                endpoint.name.get_ref().clone(),
+                endpoint.event_types.clone(),
+            );
         }
         let endpoints = Arc::new(endpoints);
         let board = PollerBoard::default();
@@ -96,8 +99,13 @@ impl Daemon {
                 ready: ready.clone(),
                 status: status_fn(outbox.clone(), endpoints.clone(), board.clone(), health),
             };
-            let served = serve("admin", section.bind, admin::router(state), stop_listeners.clone())
-                .await?;
+            let served = serve(
+                "admin",
+                section.bind,
+                admin::router(state),
+                stop_listeners.clone(),
+            )
+            .await?;
             addresses.insert("admin".into(), json!(served.addr.to_string()));
             listeners.push(served);
         }
@@ -111,7 +119,7 @@ impl Daemon {
                 .map_err(|e| format!("[listen] secrets: {e}"))?;
             let state = crate::commands::listen::ListenState::new(
                 verifiers,
-                axum::http::StatusCode::OK,
+                http::StatusCode::OK,
                 None,
                 CancellationToken::new(),
             );
@@ -128,9 +136,9 @@ impl Daemon {
         tracing::info!(
             config = %loaded.path.display(),
             outbox = %crate::config::types::redact_url_text(&outbox_location),
-            ingest = addresses.get("ingest").and_then(Value::as_str),
-            admin = addresses.get("admin").and_then(Value::as_str),
-            listen = addresses.get("listen").and_then(Value::as_str),
+            ingest = addresses.get("ingest").and_then(|v| v.as_str()),
+            admin = addresses.get("admin").and_then(|v| v.as_str()),
+            listen = addresses.get("listen").and_then(|v| v.as_str()),
             endpoints = %endpoints.names().collect::<Vec<_>>().join(","),
             pollers = %summary.pollers.join(","),
             relays = %summary.relays.join(","),

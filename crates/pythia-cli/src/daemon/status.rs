@@ -53,7 +53,9 @@ impl PollerBoard {
     pub(crate) fn message(&self, name: &str, status: Option<u16>, error: Option<String>) {
         let now = Utc::now();
         let mut board = self.inner.lock();
-        let Some(entry) = board.get_mut(name) else { return };
+        let Some(entry) = board.get_mut(name) else {
+            return;
+        };
         entry.last_poll = Some(now);
         entry.last_status = status.or(entry.last_status);
         entry.next_tick = entry
