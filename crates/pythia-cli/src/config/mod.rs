@@ -40,6 +40,14 @@ impl Loaded {
         }
     }
 
+    /// What [`crate::daemon::outbox::open`] takes: the URL, or the resolved SQLite path.
+    pub(crate) fn outbox_location(&self) -> String {
+        match &self.config.outbox.url {
+            Some(url) => url.get_ref().expose().to_owned(),
+            None => self.outbox_path().display().to_string(),
+        }
+    }
+
     /// The SQLite outbox file, when the outbox is a file.
     pub(crate) fn outbox_path(&self) -> PathBuf {
         let path = self

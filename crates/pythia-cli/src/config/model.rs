@@ -23,6 +23,8 @@ pub(crate) struct Config {
     /// Defaults for every HTTP client (pollers' and endpoints').
     #[serde(default)]
     pub(crate) http: HttpSection,
+    /// A built-in webhook receiver, as `pythia listen` (for demos); off when absent.
+    pub(crate) listen: Option<ListenSection>,
     /// How the daemon stops.
     #[serde(default)]
     pub(crate) shutdown: ShutdownSection,
@@ -70,6 +72,22 @@ fn default_ingest_bind() -> SocketAddr {
 
 fn default_ingest_max_body() -> usize {
     1024 * 1024
+}
+
+/// `[listen]`: a receiver inside the daemon that prints each webhook as a JSON line.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListenSection {
+    /// Listen address; default `127.0.0.1:9000`.
+    #[serde(default = "default_listen_bind")]
+    pub(crate) bind: SocketAddr,
+    /// `whsec_` secrets to verify against; with one, bad signatures get 401.
+    #[serde(default)]
+    pub(crate) secrets: Vec<Spanned<Secret>>,
+}
+
+fn default_listen_bind() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9000))
 }
 
 /// `[outbox]`.

@@ -44,6 +44,12 @@ pub(super) fn validate(config: &Config, http: &HttpSection, poller_env: &PollerE
         check_retry(endpoint.retry.as_ref(), &mut problems);
     }
 
+    for secret in config.listen.iter().flat_map(|listen| &listen.secrets) {
+        if let Err(message) = check_secret(secret.get_ref().expose()) {
+            problems.push((Some(secret.span()), message));
+        }
+    }
+
     for poller in &config.pollers {
         let span = poller.span();
         let poller = poller.get_ref();

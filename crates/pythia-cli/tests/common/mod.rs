@@ -170,3 +170,68 @@ pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> b
     }
     check()
 }
+
+/// A `pythia listen` child, its bound address and its stdout lines.
+pub struct Listener {
+    pub child: Child,
+    pub addr: String,
+    pub lines: std::sync::mpsc::Receiver<serde_json::Value>,
+}
+
+impl Listener {
+    /// Starts `pythia listen --bind 127.0.0.1:0 EXTRA...` and waits for its address.
+    pub fn start(extra: &[&str]) -> Listener {
+        use std::io::BufRead;
+        let mut child = pythia()
+            .args(["--log-format", "json", "listen", "--bind", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pythia listen");
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if let Some(bind) = value["bind"].as_str() {
+                        let _ = addr_tx.send(bind.to_owned());
+                    }
+                }
+            }
+        });
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (line_tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let value = serde_json::from_str(&line).expect("listen prints JSON lines");
+                if line_tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("pythia listen logs its address");
+        Listener { child, addr, lines }
+    }
+
+    /// `http://ADDR/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The next printed webhook, waiting at most 10 s.
+    pub fn next(&self) -> serde_json::Value {
+        self.lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a webhook line within 10 s")
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
