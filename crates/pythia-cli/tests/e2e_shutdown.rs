@@ -54,7 +54,10 @@ async fn sigterm_stops_the_daemon_with_exit_0_and_keeps_what_was_accepted() {
         "stats",
     ]);
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
-    assert_eq!(stats["depth"], 1, "the accepted message is still in the outbox");
+    assert_eq!(
+        stats["depth"], 1,
+        "the accepted message is still in the outbox"
+    );
 }
 
 #[tokio::test]

@@ -79,15 +79,28 @@ fn main() {
     });
 
     println!("webhook_sign: 1 KiB payload, {ITERATIONS} signatures x {ROUNDS} rounds (median)");
-    println!("  bare hmac-sha256 (key per call) : {:>6} ns/op", bare.as_nanos());
-    println!("  Signer::sign                    : {:>6} ns/op", sign.as_nanos());
-    println!("  Signer::sign_into (reused buf)  : {:>6} ns/op", sign_into.as_nanos());
+    println!(
+        "  bare hmac-sha256 (key per call) : {:>6} ns/op",
+        bare.as_nanos()
+    );
+    println!(
+        "  Signer::sign                    : {:>6} ns/op",
+        sign.as_nanos()
+    );
+    println!(
+        "  Signer::sign_into (reused buf)  : {:>6} ns/op",
+        sign_into.as_nanos()
+    );
     println!(
         "  ratio sign / bare hmac          : {:>6.2}",
         sign.as_secs_f64() / bare.as_secs_f64()
     );
     println!(
         "  target < 2000 ns/op             : {}",
-        if sign < Duration::from_micros(2) { "met" } else { "MISSED" }
+        if sign < Duration::from_micros(2) {
+            "met"
+        } else {
+            "MISSED"
+        }
     );
 }

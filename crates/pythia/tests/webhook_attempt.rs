@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use pythia::resilience::CircuitBreakerConfig;
-use pythia::webhook::{AttemptRequest, AttemptResult, EndpointConfig, WebhookConfig, WebhookSender};
+use pythia::webhook::{
+    AttemptRequest, AttemptResult, EndpointConfig, WebhookConfig, WebhookSender,
+};
 use pythia_testkit::{Reply, Route, TestServer};
 
 fn sender_for(server: &TestServer) -> WebhookSender {
@@ -16,7 +18,10 @@ fn sender_for(server: &TestServer) -> WebhookSender {
     let config = WebhookConfig::builder()
         .base_url(server.base_url())
         .secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-        .endpoint_config("flaky", EndpointConfig::new("/flaky").circuit_breaker(Some(breaker)))
+        .endpoint_config(
+            "flaky",
+            EndpointConfig::new("/flaky").circuit_breaker(Some(breaker)),
+        )
         .endpoint("ok", "/ok")
         .endpoint("teapot", "/teapot")
         .endpoint("busy", "/busy")
@@ -36,7 +41,14 @@ async fn an_open_breaker_refuses_without_sending_and_says_when_to_come_back() {
     let second = sender.attempt(&request).await;
     let third = sender.attempt(&request).await;
 
-    assert!(matches!(first, AttemptResult::Failed { status: Some(503), retryable: true, .. }));
+    assert!(matches!(
+        first,
+        AttemptResult::Failed {
+            status: Some(503),
+            retryable: true,
+            ..
+        }
+    ));
     assert!(second.is_retryable());
     match third {
         AttemptResult::BreakerOpen { retry_in } => {
@@ -56,12 +68,25 @@ async fn answers_are_classified_for_the_dispatcher() {
     let sender = sender_for(&server);
 
     let ok = sender.attempt(&AttemptRequest::new("m", "ok", "{}")).await;
-    let teapot = sender.attempt(&AttemptRequest::new("m", "teapot", "{}")).await;
-    let busy = sender.attempt(&AttemptRequest::new("m", "busy", "{}")).await;
-    let unknown = sender.attempt(&AttemptRequest::new("m", "nobody", "{}")).await;
+    let teapot = sender
+        .attempt(&AttemptRequest::new("m", "teapot", "{}"))
+        .await;
+    let busy = sender
+        .attempt(&AttemptRequest::new("m", "busy", "{}"))
+        .await;
+    let unknown = sender
+        .attempt(&AttemptRequest::new("m", "nobody", "{}"))
+        .await;
 
     assert!(matches!(ok, AttemptResult::Delivered { status: 204, .. }));
-    assert!(matches!(teapot, AttemptResult::Failed { status: Some(418), retryable: false, .. }));
+    assert!(matches!(
+        teapot,
+        AttemptResult::Failed {
+            status: Some(418),
+            retryable: false,
+            ..
+        }
+    ));
     assert!(matches!(
         busy,
         AttemptResult::Failed { status: Some(429), retryable: true, retry_after: Some(d), .. }
@@ -80,7 +105,17 @@ async fn a_connection_failure_is_retryable() {
 
     let result = sender.attempt(&AttemptRequest::new("m", url, "{}")).await;
 
-    assert!(matches!(result, AttemptResult::Failed { status: None, retryable: true, .. }), "{result:?}");
+    assert!(
+        matches!(
+            result,
+            AttemptResult::Failed {
+                status: None,
+                retryable: true,
+                ..
+            }
+        ),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]

@@ -21,12 +21,17 @@ fn sender_for(server: &TestServer) -> WebhookSender {
 async fn one_dead_endpoint_fails_alone_without_fail_fast() {
     let server = TestServer::start().await;
     server.route("/slack/alerts", Route::reply(Reply::ok()));
-    server.route("/email/alerts", Route::reply(Reply::ok().delay(Duration::from_secs(5))));
+    server.route(
+        "/email/alerts",
+        Route::reply(Reply::ok().delay(Duration::from_secs(5))),
+    );
     server.route("/sms/alerts", Route::reply(Reply::reset()));
     let sender = sender_for(&server);
     let endpoints = ["/slack/alerts", "/email/alerts", "/sms/alerts"];
 
-    let results = sender.broadcast(endpoints, json!({"alert": "disk"}), &[], false).await;
+    let results = sender
+        .broadcast(endpoints, json!({"alert": "disk"}), &[], false)
+        .await;
 
     assert_eq!(results.len(), 3);
     assert_eq!(results.delivered(), 2);
@@ -44,12 +49,17 @@ async fn one_dead_endpoint_fails_alone_without_fail_fast() {
 async fn fail_fast_cancels_the_deliveries_still_running() {
     let server = TestServer::start().await;
     server.route("/critical/alerts", Route::reply(Reply::ok()));
-    server.route("/slow/alerts", Route::reply(Reply::ok().delay(Duration::from_secs(60))));
+    server.route(
+        "/slow/alerts",
+        Route::reply(Reply::ok().delay(Duration::from_secs(60))),
+    );
     server.route("/dead/alerts", Route::reply(Reply::status(404)));
     let sender = sender_for(&server);
     let endpoints = ["/critical/alerts", "/slow/alerts", "/dead/alerts"];
 
-    let results = sender.broadcast(endpoints, json!({"alert": "fire"}), &[], true).await;
+    let results = sender
+        .broadcast(endpoints, json!({"alert": "fire"}), &[], true)
+        .await;
 
     let outcomes: Vec<_> = results.iter().collect();
     assert!(outcomes[0].is_delivered());
@@ -63,11 +73,16 @@ async fn fail_fast_cancels_the_deliveries_still_running() {
 async fn without_failures_fail_fast_changes_nothing() {
     let server = TestServer::start().await;
     for path in ["/a", "/b", "/c"] {
-        server.route(path, Route::reply(Reply::ok().delay(Duration::from_secs(1))));
+        server.route(
+            path,
+            Route::reply(Reply::ok().delay(Duration::from_secs(1))),
+        );
     }
     let sender = sender_for(&server);
 
-    let results = sender.broadcast(["/a", "/b", "/c"], json!({}), &[], true).await;
+    let results = sender
+        .broadcast(["/a", "/b", "/c"], json!({}), &[], true)
+        .await;
 
     assert!(results.is_all_delivered());
 }
@@ -78,7 +93,9 @@ async fn an_unknown_endpoint_name_fails_without_stopping_the_others() {
     server.route("/known", Route::reply(Reply::ok()));
     let sender = sender_for(&server);
 
-    let results = sender.broadcast(["/known", "no-such-name"], json!({}), &[], false).await;
+    let results = sender
+        .broadcast(["/known", "no-such-name"], json!({}), &[], false)
+        .await;
 
     assert!(results.get("/known").unwrap().is_delivered());
     let unknown = results.get("no-such-name").unwrap();

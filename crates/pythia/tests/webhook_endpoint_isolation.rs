@@ -39,7 +39,11 @@ async fn a_hanging_endpoint_leaves_another_at_its_full_rate() {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
             let mut delivered = 0;
             while tokio::time::Instant::now() < deadline {
-                if sender.send("fast", json!({"n": 2}), &[]).await.is_delivered() {
+                if sender
+                    .send("fast", json!({"n": 2}), &[])
+                    .await
+                    .is_delivered()
+                {
                     delivered += 1;
                 }
             }

@@ -52,13 +52,19 @@ async fn a_410_disables_the_endpoint_and_says_so_in_the_metrics() {
         })
         .map(|(key, _, _, value)| (key.key().name().to_owned(), value))
         .collect();
-    assert_eq!(gauge(&snapshot, "pythia_webhook_endpoint_disabled"), Some(1.0));
+    assert_eq!(
+        gauge(&snapshot, "pythia_webhook_endpoint_disabled"),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
 async fn enabling_a_disabled_endpoint_sends_to_it_again() {
     let server = TestServer::start().await;
-    server.route("/hook", Route::sequence(vec![Reply::status(410), Reply::ok()]));
+    server.route(
+        "/hook",
+        Route::sequence(vec![Reply::status(410), Reply::ok()]),
+    );
     let config = WebhookConfig::builder()
         .base_url(server.base_url())
         .endpoint("partner", "/hook")

@@ -30,19 +30,34 @@ async fn retries_then_succeeds_with_the_same_webhook_id_on_every_attempt() {
     let sender = sender_for(&server, 3);
 
     let outcome = sender
-        .send("/orders/created", json!({"order_id": 1}), &[("x-event-source", "orders")])
+        .send(
+            "/orders/created",
+            json!({"order_id": 1}),
+            &[("x-event-source", "orders")],
+        )
         .await;
 
     let requests = server.requests_to("/orders/created");
-    let ids: Vec<&str> = requests.iter().map(|r| r.header("webhook-id").unwrap()).collect();
+    let ids: Vec<&str> = requests
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap())
+        .collect();
     let gaps: Vec<Duration> = requests.windows(2).map(|w| w[1].at - w[0].at).collect();
     assert!(outcome.is_delivered(), "{outcome:?}");
     assert_eq!(outcome.attempts(), 3);
     assert_eq!(outcome.status(), Some(200));
     assert_eq!(ids, vec![outcome.id(); 3]);
-    assert!(requests.iter().all(|r| r.header("x-event-source") == Some("orders")));
-    assert!(gaps[0] >= Duration::from_secs(2) && gaps[0] < Duration::from_secs(3), "{gaps:?}");
-    assert!(gaps[1] >= Duration::from_secs(4) && gaps[1] < Duration::from_secs(5), "{gaps:?}");
+    assert!(requests
+        .iter()
+        .all(|r| r.header("x-event-source") == Some("orders")));
+    assert!(
+        gaps[0] >= Duration::from_secs(2) && gaps[0] < Duration::from_secs(3),
+        "{gaps:?}"
+    );
+    assert!(
+        gaps[1] >= Duration::from_secs(4) && gaps[1] < Duration::from_secs(5),
+        "{gaps:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -92,7 +107,10 @@ async fn retry_after_is_honoured_between_attempts() {
 async fn redirects_are_not_followed() {
     let server = TestServer::start().await;
     let target = server.url("/elsewhere");
-    server.route("/hook", Route::reply(Reply::status(302).header("location", &target)));
+    server.route(
+        "/hook",
+        Route::reply(Reply::status(302).header("location", &target)),
+    );
     server.route("/elsewhere", Route::reply(Reply::ok()));
     let sender = sender_for(&server, 3);
 

@@ -17,11 +17,17 @@ async fn signature_on_the_wire(secret: &str, id: &str, timestamp: i64, body: &st
 
     let result = sender.attempt(&request).await;
 
-    assert!(matches!(result, AttemptResult::Delivered { status: 200, .. }), "{result:?}");
+    assert!(
+        matches!(result, AttemptResult::Delivered { status: 200, .. }),
+        "{result:?}"
+    );
     let received = server.requests_to("/hook").remove(0);
     assert_eq!(received.body.as_ref(), body.as_bytes());
     assert_eq!(received.header("webhook-id"), Some(id));
-    assert_eq!(received.header("webhook-timestamp"), Some(timestamp.to_string().as_str()));
+    assert_eq!(
+        received.header("webhook-timestamp"),
+        Some(timestamp.to_string().as_str())
+    );
     received.header("webhook-signature").unwrap().to_owned()
 }
 

@@ -34,7 +34,10 @@ async fn a_v1_webhook_verifies_with_its_secret() {
     let result = verifier.verify(&received.headers, &received.body);
 
     assert_eq!(result, Ok(()));
-    assert!(received.header("webhook-signature").unwrap().starts_with("v1,"));
+    assert!(received
+        .header("webhook-signature")
+        .unwrap()
+        .starts_with("v1,"));
 }
 
 #[tokio::test]
@@ -46,7 +49,10 @@ async fn a_v1a_webhook_verifies_with_the_public_key() {
     let result = verifier.verify(&received.headers, &received.body);
 
     assert_eq!(result, Ok(()));
-    assert!(received.header("webhook-signature").unwrap().starts_with("v1a,"));
+    assert!(received
+        .header("webhook-signature")
+        .unwrap()
+        .starts_with("v1a,"));
 }
 
 #[tokio::test]
@@ -65,7 +71,8 @@ async fn a_changed_body_is_refused() {
     let received = send_signed_with(&[SECRET]).await;
     let verifier = Verifier::from_secrets([SECRET]).unwrap();
     let mut changed = received.body.to_vec();
-    changed[changed.len() - 2] = b'3';
+    let near_end = changed.len() - 2;
+    changed[near_end] = b'3';
 
     let result = verifier.verify(&received.headers, &changed);
 
@@ -93,7 +100,10 @@ async fn a_stale_timestamp_is_refused() {
 
     let result = verifier.verify_at(&received.headers, &received.body, ten_minutes_later);
 
-    assert!(matches!(result, Err(VerifyError::TimestampTooOld { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(VerifyError::TimestampTooOld { .. })),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]

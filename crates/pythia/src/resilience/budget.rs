@@ -117,8 +117,10 @@ impl RetryBudget {
         });
 
         #[allow(clippy::cast_precision_loss)] // counts far below 2^52
-        let allowed = self.config.ratio * requests as f64
-            + self.config.min_per_second * (SLOT * SLOTS as u32).as_secs_f64();
+        let allowed = self.config.ratio.mul_add(
+            requests as f64,
+            self.config.min_per_second * (SLOT * SLOTS as u32).as_secs_f64(),
+        );
         #[allow(clippy::cast_precision_loss)]
         let wanted = (retries + 1) as f64;
         if wanted <= allowed {

@@ -134,8 +134,9 @@ impl RateLimiter {
     fn refill(&self, bucket: &mut Bucket) {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(bucket.refilled).as_secs_f64();
-        bucket.tokens =
-            (bucket.tokens + elapsed * self.limit.per_second).min(f64::from(self.limit.burst));
+        bucket.tokens = elapsed
+            .mul_add(self.limit.per_second, bucket.tokens)
+            .min(f64::from(self.limit.burst));
         bucket.refilled = now;
     }
 

@@ -89,6 +89,8 @@ pub struct EndpointConfig {
     concurrency_limit: Option<usize>,
     retry: Option<RetryPolicy>,
     retry_schedule: Option<RetryPolicy>,
+    // `None`: inherit the sender's breaker; `Some(None)`: no breaker for this endpoint.
+    #[allow(clippy::option_option)]
     circuit_breaker: Option<Option<CircuitBreakerConfig>>,
     event_types: Option<Vec<String>>,
 }
@@ -106,7 +108,9 @@ impl EndpointConfig {
     /// the shared secrets no longer apply to it. Call again to sign with several keys during a
     /// rotation. Default: the shared secrets.
     pub fn secret(mut self, secret: impl Into<String>) -> Self {
-        self.secrets.get_or_insert_with(Vec::new).push(secret.into());
+        self.secrets
+            .get_or_insert_with(Vec::new)
+            .push(secret.into());
         self
     }
 
@@ -319,7 +323,10 @@ impl fmt::Debug for WebhookConfig {
             .map(|(name, settings)| (name.as_str(), redact_url_text(settings.url.as_str())))
             .collect();
         f.debug_struct("WebhookConfig")
-            .field("base_url", &self.base_url.as_ref().map(|u| redact_url_text(u.as_str())))
+            .field(
+                "base_url",
+                &self.base_url.as_ref().map(|u| redact_url_text(u.as_str())),
+            )
             .field("timeout", &self.defaults.timeout)
             .field("max_retries", &self.max_retries)
             .field("retry_delay", &self.retry_delay)
@@ -491,12 +498,13 @@ impl WebhookConfigBuilder {
         if let Some(limit) = &self.rate_limit {
             limit.validate()?;
         }
-        let signer = Signer::from_secrets(self.secrets.iter().map(|s| s.0.as_str())).map_err(
-            |source| WebhookConfigError::Secret {
-                scope: "secrets".to_owned(),
-                source,
-            },
-        )?;
+        let signer =
+            Signer::from_secrets(self.secrets.iter().map(|s| s.0.as_str())).map_err(|source| {
+                WebhookConfigError::Secret {
+                    scope: "secrets".to_owned(),
+                    source,
+                }
+            })?;
         let retry = match self.retry {
             Some(policy) => policy,
             None => spec_retry_policy(self.max_retries, self.retry_delay, self.retry_backoff)?,
@@ -554,7 +562,10 @@ fn spec_retry_policy(
     backoff: f64,
 ) -> Result<RetryPolicy, WebhookConfigError> {
     if !backoff.is_finite() || backoff < 1.0 {
-        return Err(invalid("retry_backoff", "must be a finite number of at least 1.0"));
+        return Err(invalid(
+            "retry_backoff",
+            "must be a finite number of at least 1.0",
+        ));
     }
     Ok(RetryPolicy::builder()
         .exponential(delay, backoff)
@@ -583,10 +594,16 @@ fn resolve_endpoint(
         None => defaults.signer.clone(),
     };
     if config.timeout.is_some_and(|t| t.is_zero()) {
-        return Err(invalid(&format!("endpoint `{name}` timeout"), "must be above zero"));
+        return Err(invalid(
+            &format!("endpoint `{name}` timeout"),
+            "must be above zero",
+        ));
     }
     if config.concurrency_limit == Some(0) {
-        return Err(invalid(&format!("endpoint `{name}` concurrency_limit"), "must be at least 1"));
+        return Err(invalid(
+            &format!("endpoint `{name}` concurrency_limit"),
+            "must be at least 1",
+        ));
     }
     if let Some(limit) = &config.rate_limit {
         limit.validate()?;
@@ -596,7 +613,9 @@ fn resolve_endpoint(
         signer,
         timeout: config.timeout.unwrap_or(defaults.timeout),
         rate_limit: config.rate_limit.or(defaults.rate_limit),
-        concurrency_limit: config.concurrency_limit.unwrap_or(defaults.concurrency_limit),
+        concurrency_limit: config
+            .concurrency_limit
+            .unwrap_or(defaults.concurrency_limit),
         retry: config.retry.unwrap_or_else(|| defaults.retry.clone()),
         retry_schedule: config
             .retry_schedule
@@ -689,7 +708,10 @@ mod tests {
         let orders = config.endpoint_url("orders").unwrap();
         let absolute = config.endpoint_url("absolute").unwrap();
 
-        assert_eq!(orders.as_str(), "https://hooks.example.com/v1/orders/webhook");
+        assert_eq!(
+            orders.as_str(),
+            "https://hooks.example.com/v1/orders/webhook"
+        );
         assert_eq!(absolute.as_str(), "https://other.example.net/in?x=1");
     }
 
@@ -722,7 +744,10 @@ mod tests {
             .concurrency_limit(0)
             .build()
             .unwrap_err();
-        let backoff = WebhookConfig::builder().retry_backoff(0.5).build().unwrap_err();
+        let backoff = WebhookConfig::builder()
+            .retry_backoff(0.5)
+            .build()
+            .unwrap_err();
 
         assert!(matches!(secret, WebhookConfigError::Secret { .. }));
         assert!(!secret.to_string().contains("secretish"));

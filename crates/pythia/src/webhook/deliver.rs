@@ -63,7 +63,10 @@ impl WebhookSender {
         }
         let payload = Payload::from(&message.body);
         match header_map(headers.iter().copied()) {
-            Ok(extra) => self.deliver(endpoint, &message.id, &payload, &extra, None).await,
+            Ok(extra) => {
+                self.deliver(endpoint, &message.id, &payload, &extra, None)
+                    .await
+            }
             Err(error) => refuse(endpoint, &message.id, ErrorClass::InvalidRequest, error),
         }
     }
@@ -136,9 +139,10 @@ impl WebhookSender {
                     }
                     (*retry_after, error.clone())
                 }
-                AttemptResult::BreakerOpen { retry_in } => {
-                    (Some(*retry_in), "the endpoint's circuit breaker is open".to_owned())
-                }
+                AttemptResult::BreakerOpen { retry_in } => (
+                    Some(*retry_in),
+                    "the endpoint's circuit breaker is open".to_owned(),
+                ),
                 AttemptResult::EndpointDisabled => {
                     let error = "the endpoint is disabled after a 410 gone".to_owned();
                     return give_up(outcome, label, class, error, started);
@@ -196,7 +200,10 @@ fn give_up(
 fn cancelled(mut outcome: Outcome, started: Instant) -> Outcome {
     outcome.elapsed = started.elapsed();
     metrics::delivery(&outcome.endpoint.clone(), "cancelled", outcome.elapsed);
-    outcome.failed(ErrorClass::Cancelled, "cancelled: another endpoint of the broadcast failed")
+    outcome.failed(
+        ErrorClass::Cancelled,
+        "cancelled: another endpoint of the broadcast failed",
+    )
 }
 
 fn refuse(endpoint: &str, id: &str, class: ErrorClass, error: impl Into<String>) -> Outcome {

@@ -88,7 +88,12 @@ impl WebhookSender {
         let named = config
             .endpoints
             .iter()
-            .map(|(name, settings)| (name.clone(), Arc::new(Endpoint::new(name, settings.clone()))))
+            .map(|(name, settings)| {
+                (
+                    name.clone(),
+                    Arc::new(Endpoint::new(name, settings.clone())),
+                )
+            })
             .collect();
         Ok(WebhookSender {
             shared: Arc::new(Shared {
@@ -148,8 +153,12 @@ impl WebhookSender {
             metrics::attempt(&request.endpoint, "unknown_endpoint", None);
             return AttemptResult::UnknownEndpoint;
         };
-        let extra = match header_map(request.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        {
+        let extra = match header_map(
+            request
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        ) {
             Ok(headers) => headers,
             Err(error) => {
                 metrics::attempt(endpoint.label(), "failed", None);
@@ -183,7 +192,10 @@ impl WebhookSender {
     ) -> (AttemptResult, Option<ErrorClass>) {
         if endpoint.is_disabled() {
             metrics::attempt(endpoint.label(), "endpoint_disabled", None);
-            return (AttemptResult::EndpointDisabled, Some(ErrorClass::EndpointDisabled));
+            return (
+                AttemptResult::EndpointDisabled,
+                Some(ErrorClass::EndpointDisabled),
+            );
         }
         let permit = match endpoint.breaker().map(|breaker| breaker.try_acquire()) {
             Some(Err(open)) => {
@@ -257,7 +269,10 @@ impl Signed<'_> {
         if let Ok(id) = HeaderValue::from_str(self.id) {
             headers.insert(HeaderName::from_static(HEADER_ID), id);
         }
-        headers.insert(HeaderName::from_static(HEADER_TIMESTAMP), HeaderValue::from(timestamp));
+        headers.insert(
+            HeaderName::from_static(HEADER_TIMESTAMP),
+            HeaderValue::from(timestamp),
+        );
         let signer = endpoint.signer();
         if !signer.is_empty() {
             let signature = signer.sign(self.id, timestamp, self.payload);
@@ -275,8 +290,12 @@ pub(crate) fn header_map<'a>(
 ) -> Result<HeaderMap, String> {
     let mut headers = HeaderMap::new();
     for (name, value) in pairs {
-        let name = HeaderName::try_from(name).map_err(|_| format!("invalid header name `{name}`"))?;
-        if matches!(name.as_str(), HEADER_ID | HEADER_TIMESTAMP | HEADER_SIGNATURE) {
+        let name =
+            HeaderName::try_from(name).map_err(|_| format!("invalid header name `{name}`"))?;
+        if matches!(
+            name.as_str(),
+            HEADER_ID | HEADER_TIMESTAMP | HEADER_SIGNATURE
+        ) {
             continue;
         }
         let value = HeaderValue::try_from(value)
@@ -322,7 +341,11 @@ fn classify(
                 (error, false, ErrorClass::Redirect)
             } else {
                 let retryable = policy.is_retryable_status(status);
-                (format!("endpoint answered {code}"), retryable, ErrorClass::Status)
+                (
+                    format!("endpoint answered {code}"),
+                    retryable,
+                    ErrorClass::Status,
+                )
             };
             let result = AttemptResult::Failed {
                 status: Some(code),
