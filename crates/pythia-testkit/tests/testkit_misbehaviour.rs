@@ -46,11 +46,7 @@ async fn a_hanging_reply_never_answers_so_the_client_times_out() {
         .build()
         .unwrap();
 
-    let error = client
-        .get(server.url("/hang"))
-        .send()
-        .await
-        .unwrap_err();
+    let error = client.get(server.url("/hang")).send().await.unwrap_err();
 
     assert!(error.is_timeout(), "{error:?}");
     assert_eq!(server.hits("/hang"), 1);
@@ -78,10 +74,7 @@ async fn arrival_gaps_measure_the_spacing_of_requests_on_the_tokio_clock() {
 async fn retry_after_at_sends_an_http_date() {
     let server = TestServer::start().await;
     let at = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
-    server.route(
-        "/busy",
-        Route::reply(Reply::status(503).retry_after_at(at)),
-    );
+    server.route("/busy", Route::reply(Reply::status(503).retry_after_at(at)));
 
     let response = reqwest::get(server.url("/busy")).await.unwrap();
 

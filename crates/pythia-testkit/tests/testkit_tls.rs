@@ -26,10 +26,7 @@ async fn a_client_trusting_the_generated_ca_gets_an_answer_over_https() {
 #[tokio::test]
 async fn a_client_that_does_not_trust_the_ca_is_refused() {
     let server = TestServer::start_tls(TlsOptions::default()).await;
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().use_rustls_tls().build().unwrap();
 
     let result = client.get(server.url("/secure")).send().await;
 
