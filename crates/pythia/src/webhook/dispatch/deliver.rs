@@ -54,7 +54,9 @@ impl Deliver for WebhookSender {
     }
 
     fn next_delay(&self, endpoint: &str, failed: u32) -> Option<Duration> {
-        self.endpoint(endpoint)?.retry_schedule().delay_after(failed)
+        self.endpoint(endpoint)?
+            .retry_schedule()
+            .delay_after(failed)
     }
 
     fn knows_endpoint(&self, endpoint: &str) -> bool {
