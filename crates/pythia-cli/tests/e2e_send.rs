@@ -74,7 +74,9 @@ fn every_line_of_a_file_is_sent_and_a_bad_line_fails_the_run() {
     let summary = printed.last().unwrap();
     assert_eq!(summary["delivered"], 3);
     assert_eq!(summary["invalid"], 1);
-    assert!(printed.iter().any(|l| l["line"] == 3 && l["delivered"] == false));
+    assert!(printed
+        .iter()
+        .any(|l| l["line"] == 3 && l["delivered"] == false));
 }
 
 #[test]

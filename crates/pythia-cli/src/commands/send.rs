@@ -24,10 +24,26 @@ enum Input {
     Lines(std::path::PathBuf),
 }
 
+/// A checked command line, ready to send.
+struct Prepared {
+    sender: WebhookSender,
+    headers: Vec<(String, String)>,
+    input: Input,
+}
+
 /// Sends, prints one JSON line per failure and a summary, and picks the exit status.
 pub(crate) async fn run(args: SendArgs) -> ExitCode {
     match prepare(&args) {
-        Ok((sender, headers, input)) => send(&sender, &args.url, &headers, input, &args).await,
+        Ok(prepared) => {
+            send(
+                &prepared.sender,
+                &args.url,
+                &prepared.headers,
+                prepared.input,
+                &args,
+            )
+            .await
+        }
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::from(crate::EXIT_USAGE)
@@ -35,7 +51,7 @@ pub(crate) async fn run(args: SendArgs) -> ExitCode {
     }
 }
 
-fn prepare(args: &SendArgs) -> Result<(WebhookSender, Vec<(String, String)>, Input), String> {
+fn prepare(args: &SendArgs) -> Result<Prepared, String> {
     if !(args.url.starts_with("http://") || args.url.starts_with("https://")) {
         return Err("the URL must start with http:// or https://".into());
     }
@@ -61,7 +77,9 @@ fn prepare(args: &SendArgs) -> Result<(WebhookSender, Vec<(String, String)>, Inp
             }
             Input::Lines(path.clone())
         }
-        (None, None, None) => return Err("give --data JSON, --data-file PATH or --file PATH".into()),
+        (None, None, None) => {
+            return Err("give --data JSON, --data-file PATH or --file PATH".into())
+        }
     };
 
     let mut config = WebhookConfig::builder()
@@ -75,7 +93,11 @@ fn prepare(args: &SendArgs) -> Result<(WebhookSender, Vec<(String, String)>, Inp
     }
     let config = config.build().map_err(|e| e.to_string())?;
     let sender = WebhookSender::new(config).map_err(|e| e.to_string())?;
-    Ok((sender, headers, input))
+    Ok(Prepared {
+        sender,
+        headers,
+        input,
+    })
 }
 
 /// `Name: value`.
@@ -90,15 +112,13 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
 }
 
 fn json_payload(text: &str) -> Result<Payload, String> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e})"))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e})"))?;
     Ok(Payload::from(value))
 }
 
 /// A file's content: JSON when it parses, otherwise sent as bytes.
 fn file_payload(path: &Path) -> Result<Payload, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("--data-file {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("--data-file {}: {e}", path.display()))?;
     Ok(match serde_json::from_slice::<Value>(&bytes) {
         Ok(value) => Payload::from(value),
         Err(_) => Payload::bytes(bytes, "application/octet-stream"),
@@ -286,6 +306,8 @@ mod tests {
     #[test]
     fn data_must_be_json() {
         assert!(json_payload(r#"{"a":1}"#).is_ok());
-        assert!(json_payload("{oops").unwrap_err().contains("not valid JSON"));
+        assert!(json_payload("{oops")
+            .unwrap_err()
+            .contains("not valid JSON"));
     }
 }
