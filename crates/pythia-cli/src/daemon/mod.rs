@@ -11,6 +11,9 @@ pub(crate) mod signals;
 pub(crate) mod sinks;
 pub(crate) mod status;
 
+mod build;
+mod delivery;
+mod dispatch;
 mod gate;
 mod listeners;
 mod start;

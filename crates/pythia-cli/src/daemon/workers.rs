@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use pythia::outbox::Outbox;
 use pythia::runtime::Worker;
+use pythia::webhook::dispatch::WebhookQueue;
 
 use super::routing::Endpoints;
 use super::status::PollerBoard;
@@ -25,11 +25,11 @@ pub(crate) struct Summary {
 /// Builds every worker the configuration declares.
 pub(crate) fn build(
     loaded: &Loaded,
-    outbox: &Arc<dyn Outbox>,
+    queue: &WebhookQueue,
     endpoints: &Arc<Endpoints>,
     board: &PollerBoard,
 ) -> Result<Workers, String> {
-    let _ = (loaded, outbox, endpoints, board);
+    let _ = (loaded, queue, endpoints, board);
     Ok(Workers {
         workers: Vec::new(),
         summary: Summary::default(),
