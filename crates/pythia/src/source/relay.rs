@@ -140,7 +140,11 @@ impl RelayBuilder {
 ///     .route(Route::field("/event_type").map("order_created", ["orders"]))
 ///     .header("X-Source", "order-service")
 ///     .build()?;
-/// relay.run_until(tokio::signal::ctrl_c()).await?;
+/// relay
+///     .run_until(async {
+///         let _ = tokio::signal::ctrl_c().await;
+///     })
+///     .await?;
 /// # Ok(()) }
 /// ```
 pub struct Relay {
