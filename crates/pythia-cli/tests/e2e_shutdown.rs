@@ -75,7 +75,10 @@ async fn sigterm_lets_a_delivery_in_flight_finish_and_exits_0() {
     assert_eq!(exit.code(), Some(0), "{stderr}");
     assert!(stderr.contains("pythia stopped"), "{stderr}");
     let stats = outbox_stats(dir.path());
-    assert_eq!(stats["depth"], 0, "the delivery in flight was finished: {stats}");
+    assert_eq!(
+        stats["depth"], 0,
+        "the delivery in flight was finished: {stats}"
+    );
     assert_eq!(stats["dead"], 0, "{stats}");
 }
 
