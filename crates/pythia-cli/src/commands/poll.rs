@@ -117,9 +117,8 @@ fn build(args: &PollArgs) -> Result<Poller, String> {
             Ok(Outcome::Processed)
         }));
     if let Some(pointer) = &args.extract {
-        builder = builder.extractor(
-            Extractor::pointer(pointer).map_err(|e| format!("--extract: {e}"))?,
-        );
+        builder =
+            builder.extractor(Extractor::pointer(pointer).map_err(|e| format!("--extract: {e}"))?);
     }
     builder.build().map_err(|e| e.to_string())
 }
