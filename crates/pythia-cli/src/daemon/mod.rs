@@ -16,6 +16,7 @@ mod delivery;
 mod dispatch;
 mod gate;
 mod listeners;
+mod pollers;
 mod start;
 mod workers;
 

@@ -28,6 +28,13 @@ impl Endpoints {
             .collect()
     }
 
+    /// Whether endpoint `name` takes messages of `event_type`.
+    pub(crate) fn accepts(&self, name: &str, event_type: &str) -> bool {
+        self.by_name
+            .get(name)
+            .is_some_and(|types| types.is_empty() || types.iter().any(|t| t == event_type))
+    }
+
     /// The names, sorted.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)

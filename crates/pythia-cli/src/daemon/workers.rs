@@ -1,10 +1,12 @@
-//! The workers the runtime runs: the dispatcher, one per poller, one per relay.
+//! The workers the runtime runs besides the dispatcher: one per poller, one per relay.
 
 use std::sync::Arc;
 
+use pythia::poller::StateStore;
 use pythia::runtime::Worker;
 use pythia::webhook::dispatch::WebhookQueue;
 
+use super::pollers::{self, Shared};
 use super::routing::Endpoints;
 use super::status::PollerBoard;
 use crate::config::Loaded;
@@ -29,9 +31,45 @@ pub(crate) fn build(
     endpoints: &Arc<Endpoints>,
     board: &PollerBoard,
 ) -> Result<Workers, String> {
-    let _ = (loaded, queue, endpoints, board);
-    Ok(Workers {
-        workers: Vec::new(),
-        summary: Summary::default(),
-    })
+    let mut workers: Vec<Box<dyn Worker>> = Vec::new();
+    let mut summary = Summary::default();
+
+    if !loaded.config.pollers.is_empty() {
+        let shared = Shared {
+            loaded,
+            queue,
+            endpoints,
+            board,
+            client: pollers::default_client(loaded)?,
+            state: state_store(loaded)?,
+            lease: None,
+        };
+        for section in &loaded.config.pollers {
+            let poller = pollers::build(section.get_ref(), &shared)?;
+            pollers::attach_stats(board, &poller);
+            summary.pollers.push(poller.name().to_owned());
+            workers.push(Box::new(poller));
+        }
+    }
+
+    Ok(Workers { workers, summary })
+}
+
+/// Where pollers keep validators, cursors and seen keys across restarts: a SQLite file beside
+/// a SQLite outbox; in memory otherwise.
+fn state_store(loaded: &Loaded) -> Result<Option<Arc<dyn StateStore>>, String> {
+    if loaded.config.outbox.url.is_some() {
+        return Ok(None);
+    }
+    #[cfg(feature = "sqlite")]
+    {
+        let path = loaded.outbox_path().with_extension("pollers.db");
+        let store = pythia::poller::SqliteStateStore::open(&path)
+            .map_err(|e| format!("cannot open the poller state {}: {e}", path.display()))?;
+        Ok(Some(Arc::new(store)))
+    }
+    #[cfg(not(feature = "sqlite"))]
+    {
+        Ok(None)
+    }
 }
