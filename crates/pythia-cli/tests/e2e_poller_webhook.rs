@@ -75,7 +75,10 @@ sink = {{ webhook = ["orders"] }}
     assert_eq!(poller["messages"], 2, "{status}");
     assert_eq!(poller["last_status"], 200, "{status}");
     assert!(poller["next_tick"].is_string(), "{status}");
-    assert_eq!(status["endpoints"]["orders"]["breaker"], "closed", "{status}");
+    assert_eq!(
+        status["endpoints"]["orders"]["breaker"], "closed",
+        "{status}"
+    );
 }
 
 #[tokio::test]
@@ -112,7 +115,10 @@ sink = {{ file = "out.jsonl" }}
 
     assert!(arrived, "three lines in the file");
     let text = std::fs::read_to_string(&out).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines[2]["body"]["n"], 3);
     assert_eq!(lines[0]["origin"], "feed");
     assert_eq!(lines[0]["status_code"], 200);

@@ -236,4 +236,3 @@ impl Handler for SinkHandler {
 pub(crate) fn attach_stats(board: &PollerBoard, poller: &Poller) {
     board.attach(poller.name(), poller.stats());
 }
-

@@ -131,7 +131,9 @@ impl PollerBoard {
             }
             if (now.polls_ok, now.polls_failed) != entry.seen {
                 entry.seen = (now.polls_ok, now.polls_failed);
-                if entry.last_poll.is_none_or(|at| at < Utc::now() - chrono::Duration::seconds(1))
+                if entry
+                    .last_poll
+                    .is_none_or(|at| at < Utc::now() - chrono::Duration::seconds(1))
                 {
                     entry.touch(Utc::now());
                 }
