@@ -69,7 +69,10 @@ async fn every_message_accepted_before_a_sigkill_is_delivered_after_a_restart() 
         .buffer_unordered(64)
         .collect()
         .await;
-    assert!(statuses.iter().all(|&s| s == 202), "every message was accepted");
+    assert!(
+        statuses.iter().all(|&s| s == 202),
+        "every message was accepted"
+    );
     first.signal(SIGKILL);
     let (exit, _) = first.wait(Duration::from_secs(10));
     assert_eq!(exit.code(), None, "killed by a signal");
@@ -85,5 +88,9 @@ async fn every_message_accepted_before_a_sigkill_is_delivered_after_a_restart() 
         before_restart < MESSAGES,
         "the kill came while messages were still waiting ({before_restart} delivered)"
     );
-    assert!(all, "only {} of {MESSAGES} delivered", delivered(&server).len());
+    assert!(
+        all,
+        "only {} of {MESSAGES} delivered",
+        delivered(&server).len()
+    );
 }
