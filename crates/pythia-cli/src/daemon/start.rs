@@ -47,7 +47,7 @@ impl Daemon {
     ) -> Result<Daemon, String> {
         let prometheus = install_metrics()?;
         let outbox_location = loaded.outbox_location();
-        let outbox = super::outbox::open(&outbox_location)
+        let outbox = super::outbox::open(&outbox_location, loaded.config.outbox.prefix.as_deref())
             .await
             .map_err(|e| e.to_string())?;
 
@@ -89,7 +89,7 @@ impl Daemon {
             ),
         );
         builder = builder.worker(dispatch);
-        let workers = super::workers::build(&loaded, &queue, &endpoints, &board)?;
+        let workers = super::workers::build(&loaded, &queue, &outbox, &endpoints, &board).await?;
         let summary = workers.summary.clone();
         for worker in workers.workers {
             builder = builder.boxed_worker(worker);

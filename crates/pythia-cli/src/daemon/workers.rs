@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use pythia::poller::StateStore;
+use pythia::outbox::Outbox;
+use pythia::poller::{StateStore, TargetLease};
 use pythia::runtime::Worker;
 use pythia::webhook::dispatch::WebhookQueue;
 
@@ -25,9 +26,10 @@ pub(crate) struct Summary {
 }
 
 /// Builds every worker the configuration declares.
-pub(crate) fn build(
+pub(crate) async fn build(
     loaded: &Loaded,
     queue: &WebhookQueue,
+    outbox: &Arc<dyn Outbox>,
     endpoints: &Arc<Endpoints>,
     board: &PollerBoard,
 ) -> Result<Workers, String> {
@@ -42,7 +44,7 @@ pub(crate) fn build(
             board,
             client: pollers::default_client(loaded)?,
             state: state_store(loaded)?,
-            lease: None,
+            lease: lease(loaded).await?,
         };
         for section in &loaded.config.pollers {
             let poller = pollers::build(section.get_ref(), &shared)?;
@@ -52,7 +54,35 @@ pub(crate) fn build(
         }
     }
 
+    for section in &loaded.config.relays {
+        let relay = super::relays::build(section.get_ref(), outbox, endpoints)?;
+        summary
+            .relays
+            .push(section.get_ref().name.get_ref().clone());
+        workers.push(Box::new(relay));
+    }
+
     Ok(Workers { workers, summary })
+}
+
+/// With a Redis outbox, pollers are shared: each target is polled by the one live daemon that
+/// holds its lease in the same Redis, under the outbox prefix.
+#[allow(clippy::unused_async)]
+async fn lease(loaded: &Loaded) -> Result<Option<Arc<dyn TargetLease>>, String> {
+    let Some(url) = &loaded.config.outbox.url else {
+        return Ok(None);
+    };
+    let url = url.get_ref().expose();
+    if !url.starts_with("redis") {
+        return Ok(None);
+    }
+    // TODO(#6): hold each poller's target through the Redis `TargetLease` once it is
+    // published in the library; until then every daemon on a Redis outbox polls every target.
+    tracing::warn!(
+        url = %crate::config::types::redact_url_text(url),
+        "poller leases are not available in this build: every daemon polls every target"
+    );
+    Ok(None)
 }
 
 /// Where pollers keep validators, cursors and seen keys across restarts: a SQLite file beside
