@@ -68,7 +68,11 @@ async fn every_accepted_message_is_delivered_after_a_sigkill_and_a_restart() {
     let mut accepted = BTreeSet::new();
     tokio::time::timeout(PATIENCE, async {
         while accepted.len() < MESSAGES / 4 || server.hits("/hook") < HANGING + 20 {
-            let line = lines.next_line().await.unwrap().expect("child exited early");
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("child exited early");
             if let Some(id) = line.strip_prefix("accepted ") {
                 accepted.insert(id.to_owned());
             }
@@ -98,13 +102,23 @@ async fn every_accepted_message_is_delivered_after_a_sigkill_and_a_restart() {
     let mut received: BTreeMap<String, usize> = BTreeMap::new();
     for request in server.requests_to("/hook") {
         let id = request.header("webhook-id").unwrap().to_owned();
-        assert_eq!(request.json().unwrap()["id"], id.as_str(), "body matches its id");
+        assert_eq!(
+            request.json().unwrap()["id"],
+            id.as_str(),
+            "body matches its id"
+        );
         *received.entry(id).or_default() += 1;
     }
     let outbox = SqliteOutbox::open(&db).unwrap();
     let stats = outbox.stats(None).await.unwrap();
-    assert!(!status.success(), "the first child was killed, not finished");
-    assert!(accepted.len() < MESSAGES, "killed before enqueueing everything");
+    assert!(
+        !status.success(),
+        "the first child was killed, not finished"
+    );
+    assert!(
+        accepted.len() < MESSAGES,
+        "killed before enqueueing everything"
+    );
     assert!(exit.success(), "the restarted child drained the outbox");
     let lost: Vec<&String> = accepted
         .iter()
@@ -112,7 +126,10 @@ async fn every_accepted_message_is_delivered_after_a_sigkill_and_a_restart() {
         .collect();
     assert!(lost.is_empty(), "accepted but never delivered: {lost:?}");
     for id in &in_flight_at_kill {
-        assert!(received[id] >= 2, "{id} in flight at the kill is sent again");
+        assert!(
+            received[id] >= 2,
+            "{id} in flight at the kill is sent again"
+        );
     }
     assert_eq!(stats.depth(), 0);
     assert_eq!(stats.dead, 0);

@@ -81,7 +81,10 @@ async fn a_dead_letter_replayed_is_delivered_with_its_id() {
     let enqueued = queue.send("partner", r#"{"order":2}"#).await.unwrap();
     until(async || outbox.stats(None).await.unwrap().dead == 1).await;
     let dead = outbox.dead_letters(10).await.unwrap();
-    let replayed = outbox.replay(Replay::Ids(vec![enqueued.id.clone()])).await.unwrap();
+    let replayed = outbox
+        .replay(Replay::Ids(vec![enqueued.id.clone()]))
+        .await
+        .unwrap();
     tokio::time::timeout(PATIENCE, server.wait_for_hits("/hook", 2))
         .await
         .unwrap();
