@@ -45,6 +45,8 @@ mod error;
 mod extract;
 mod handler;
 mod lease;
+#[cfg(feature = "redis")]
+mod redis_lease;
 // The scheduling engine that uses these lands in the next commit.
 #[allow(dead_code)]
 mod pagination;
@@ -64,6 +66,8 @@ pub use extract::Extractor;
 pub use handler::{handler_fn, Handler, HandlerFn, Outcome};
 pub use lease::TargetLease;
 pub use pagination::{Pagination, DEFAULT_MAX_PAGES};
+#[cfg(feature = "redis")]
+pub use redis_lease::{RedisTargetLease, RedisTargetLeaseBuilder};
 pub use schedule::{spread_offset, Schedule};
 #[cfg(feature = "sqlite")]
 pub use state::SqliteStateStore;
