@@ -9,8 +9,9 @@
 //! under a paused clock can assert on the spacing of retries.
 //!
 //! [`TestServer::start_tls`] serves HTTPS with a freshly generated CA ([`TestPki`]), optionally
-//! requiring a client certificate. [`broker::require`] skips (or, in CI, fails) tests whose
-//! broker is not running.
+//! requiring a client certificate. [`StalledListener`] never completes a connection (for
+//! connect timeouts) and [`closed_port`] refuses one. [`broker::require`] skips (or, in CI,
+//! fails) tests whose broker is not running.
 //!
 //! # Example
 //!
@@ -43,6 +44,7 @@ mod reply;
 mod request;
 mod route;
 mod server;
+mod stalled;
 mod tls;
 
 pub mod broker;
@@ -51,4 +53,5 @@ pub use reply::Reply;
 pub use request::RecordedRequest;
 pub use route::{http_date_now, Route};
 pub use server::TestServer;
+pub use stalled::{closed_port, StalledListener};
 pub use tls::{PkiPaths, TestPki, TlsOptions};

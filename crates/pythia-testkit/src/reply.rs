@@ -1,6 +1,6 @@
 //! [`Reply`]: one scripted answer.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
@@ -139,6 +139,12 @@ impl Reply {
     pub fn retry_after(self, value: &str) -> Self {
         let name = RETRY_AFTER.as_str();
         self.header(name, value)
+    }
+
+    /// Sets `Retry-After` as the HTTP date of `at` (whole seconds, as HTTP dates go).
+    pub fn retry_after_at(self, at: SystemTime) -> Self {
+        let date = httpdate::fmt_http_date(at);
+        self.retry_after(&date)
     }
 
     /// The status this reply answers with.

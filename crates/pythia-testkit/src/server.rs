@@ -188,6 +188,13 @@ impl TestServer {
             .collect()
     }
 
+    /// The time between consecutive arrivals of requests for `path` (tokio clock), one fewer
+    /// than the recorded requests: under a paused clock, the exact spacing of retries.
+    pub fn arrival_gaps(&self, path: &str) -> Vec<Duration> {
+        let times: Vec<Instant> = self.requests_to(path).iter().map(|r| r.at).collect();
+        times.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
     /// How many requests for `path` have arrived, counted even while recording is off. A
     /// request counts as soon as it is read, before any scripted delay.
     pub fn hits(&self, path: &str) -> usize {

@@ -14,9 +14,11 @@ fn gauge(snapshot: &[(String, DebugValue)], name: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn a_410_disables_the_endpoint_and_says_so_in_the_metrics() {
+    // A recorder for this test's thread alone: the global one is shared with every test of
+    // the binary running in parallel.
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    recorder.install().unwrap();
+    let _local = metrics::set_default_local_recorder(&recorder);
     let server = TestServer::start().await;
     server.route("/gone", Route::reply(Reply::status(410)));
     let config = WebhookConfig::builder()

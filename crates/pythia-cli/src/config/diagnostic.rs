@@ -105,9 +105,12 @@ fn locate(source: &str, span: Range<usize>) -> Location {
 
 /// The excerpt under an error is the user's own line, but it may land in a log: mask quoted
 /// values of keys that name a secret, `whsec_` keys and passwords in URLs. Characters are
-/// replaced one for one so that the column under the line stays right.
+/// replaced one for one so that the column under the line stays right. A `${VAR}` reference
+/// is not a secret but the name of where one lives, so it stays readable: an error about a
+/// missing variable must show which one.
 fn hide_secrets(line: &str) -> String {
     let mut chars: Vec<char> = line.chars().collect();
+    let in_reference = variable_references(&chars);
     let lower = line.to_ascii_lowercase();
     let key = lower.split('=').next().unwrap_or("");
     let secret_key = ["token", "secret", "password", "key", "authorization"]
@@ -126,13 +129,36 @@ fn hide_secrets(line: &str) -> String {
             masked_from = Some(at);
         }
         if let Some(from) = masked_from {
-            if at >= from {
+            if at >= from && !in_reference[at] {
                 chars[at] = '*';
             }
         }
     }
     let text: String = chars.into_iter().collect();
     hide_url_passwords(&text)
+}
+
+/// For each character, whether it belongs to a `${NAME}` or `${NAME:-default}` reference. The
+/// default of a reference may itself be a secret, so only `${`, the name and `}` are marked.
+fn variable_references(chars: &[char]) -> Vec<bool> {
+    let mut marked = vec![false; chars.len()];
+    let mut at = 0;
+    while at + 1 < chars.len() {
+        if chars[at] == '$' && chars[at + 1] == '{' {
+            let name_end = (at + 2..chars.len())
+                .find(|&i| !(chars[i].is_ascii_alphanumeric() || chars[i] == '_'))
+                .unwrap_or(chars.len());
+            let close = (name_end..chars.len()).find(|&i| chars[i] == '}');
+            if let Some(close) = close {
+                marked[at..name_end].iter_mut().for_each(|m| *m = true);
+                marked[close] = true;
+                at = close + 1;
+                continue;
+            }
+        }
+        at += 1;
+    }
+    marked
 }
 
 fn hide_url_passwords(line: &str) -> String {
@@ -191,6 +217,17 @@ mod tests {
         assert_eq!(lines[0], "token = \"***\"");
         assert_eq!(lines[1], "url = \"http://u:**@h/x\"");
         assert_eq!(lines[2], "s = [\"**********\"]");
+    }
+
+    #[test]
+    fn a_variable_reference_stays_readable_but_its_default_is_masked() {
+        let source = "token = \"${TOKEN}\"\nsecret = \"${S:-hunter2}\"\n";
+
+        let first = locate(source, 0..5).text;
+        let second = locate(source, 20..26).text;
+
+        assert_eq!(first, "token = \"${TOKEN}\"");
+        assert_eq!(second, "secret = \"${S*********}\"");
     }
 
     #[test]

@@ -133,6 +133,7 @@ impl SeenKeys {
         self.order.iter().cloned().collect()
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.order.len()
     }

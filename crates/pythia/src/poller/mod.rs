@@ -37,25 +37,30 @@
 //! | `pythia_poller_lease_skipped_total` | counter | `poller` |
 //! | `pythia_poller_state_errors_total` | counter | `poller` |
 
+mod builder;
+mod client;
 mod config;
-// The scheduling engine that uses these lands in the next commit.
-#[allow(dead_code)]
 mod dedup;
+mod deliver;
+mod engine;
 mod error;
 mod extract;
+mod group;
 mod handler;
 mod lease;
+mod observe;
+mod pagination;
+mod poll;
+mod redact;
 #[cfg(feature = "redis")]
 mod redis_lease;
-// The scheduling engine that uses these lands in the next commit.
-#[allow(dead_code)]
-mod pagination;
-mod redact;
-// The scheduling engine that uses these lands in the next commit.
-#[allow(dead_code)]
 mod schedule;
 mod state;
+mod stats;
+mod target;
+mod worker;
 
+pub use builder::PollerBuilder;
 pub use config::{
     PollerConfig, PollerConfigBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_INTERVAL,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_READ_TIMEOUT,
@@ -63,6 +68,7 @@ pub use config::{
 pub use dedup::{Dedup, DEFAULT_DEDUP_CAPACITY};
 pub use error::ConfigError;
 pub use extract::Extractor;
+pub use group::{PollerGroup, PollerGroupBuilder, DEFAULT_MAX_IN_FLIGHT};
 pub use handler::{handler_fn, Handler, HandlerFn, Outcome};
 pub use lease::TargetLease;
 pub use pagination::{Pagination, DEFAULT_MAX_PAGES};
@@ -72,3 +78,5 @@ pub use schedule::{spread_offset, Schedule};
 #[cfg(feature = "sqlite")]
 pub use state::SqliteStateStore;
 pub use state::{MemoryStateStore, StateStore, TargetState};
+pub use stats::{PollerStats, StatsSnapshot};
+pub use worker::Poller;

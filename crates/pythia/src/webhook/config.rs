@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::schedule::default_retry_schedule;
+use super::schedule::DeliverySchedule;
 use super::signing::{KeyError, Signer};
 use crate::http::{HttpClientConfig, HttpClientConfigBuilder};
 use crate::resilience::{CircuitBreakerConfig, ConfigError, Jitter, RateLimit, RetryPolicy};
@@ -88,7 +88,7 @@ pub struct EndpointConfig {
     rate_limit: Option<RateLimit>,
     concurrency_limit: Option<usize>,
     retry: Option<RetryPolicy>,
-    retry_schedule: Option<RetryPolicy>,
+    retry_schedule: Option<DeliverySchedule>,
     // `None`: inherit the sender's breaker; `Some(None)`: no breaker for this endpoint.
     #[allow(clippy::option_option)]
     circuit_breaker: Option<Option<CircuitBreakerConfig>>,
@@ -148,8 +148,8 @@ impl EndpointConfig {
     }
 
     /// The durable retry schedule the outbox dispatcher follows. Default: the config's.
-    pub fn retry_schedule(mut self, policy: RetryPolicy) -> Self {
-        self.retry_schedule = Some(policy);
+    pub fn retry_schedule(mut self, schedule: DeliverySchedule) -> Self {
+        self.retry_schedule = Some(schedule);
         self
     }
 
@@ -195,7 +195,7 @@ pub(crate) struct EndpointSettings {
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) concurrency_limit: usize,
     pub(crate) retry: RetryPolicy,
-    pub(crate) retry_schedule: RetryPolicy,
+    pub(crate) retry_schedule: DeliverySchedule,
     pub(crate) circuit_breaker: Option<CircuitBreakerConfig>,
     pub(crate) event_types: Option<Vec<String>>,
 }
@@ -243,7 +243,7 @@ pub(crate) struct EndpointSettingsDefaults {
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) concurrency_limit: usize,
     pub(crate) retry: RetryPolicy,
-    pub(crate) retry_schedule: RetryPolicy,
+    pub(crate) retry_schedule: DeliverySchedule,
     pub(crate) circuit_breaker: Option<CircuitBreakerConfig>,
 }
 
@@ -348,7 +348,7 @@ pub struct WebhookConfigBuilder {
     retry_delay: Duration,
     retry_backoff: f64,
     retry: Option<RetryPolicy>,
-    retry_schedule: Option<RetryPolicy>,
+    retry_schedule: Option<DeliverySchedule>,
     secrets: Vec<Secret>,
     endpoints: Vec<(String, EndpointConfig)>,
     rate_limit: Option<RateLimit>,
@@ -427,10 +427,9 @@ impl WebhookConfigBuilder {
     }
 
     /// The durable retry schedule the outbox dispatcher follows. Default:
-    /// [`default_retry_schedule`](super::default_retry_schedule), ten attempts over about a
-    /// day.
-    pub fn retry_schedule(mut self, policy: RetryPolicy) -> Self {
-        self.retry_schedule = Some(policy);
+    /// [`DeliverySchedule::default`], ten attempts over about a day, jittered, never early.
+    pub fn retry_schedule(mut self, schedule: DeliverySchedule) -> Self {
+        self.retry_schedule = Some(schedule);
         self
     }
 
@@ -515,7 +514,7 @@ impl WebhookConfigBuilder {
             rate_limit: self.rate_limit,
             concurrency_limit: self.concurrency_limit,
             retry,
-            retry_schedule: self.retry_schedule.unwrap_or_else(default_retry_schedule),
+            retry_schedule: self.retry_schedule.unwrap_or_default(),
             circuit_breaker: self.circuit_breaker,
         };
 

@@ -8,6 +8,7 @@ use url::Url;
 
 use super::config::{redact_url_text, EndpointSettings};
 use super::metrics;
+use super::schedule::DeliverySchedule;
 use super::signing::Signer;
 use crate::resilience::{BreakerState, CircuitBreaker, RateLimiter, RetryPolicy};
 
@@ -73,8 +74,8 @@ impl Endpoint {
     }
 
     /// The durable retry schedule the outbox dispatcher follows (by default ten attempts over
-    /// about a day, see [`default_retry_schedule`](super::default_retry_schedule)).
-    pub fn retry_schedule(&self) -> &RetryPolicy {
+    /// about a day, see [`DEFAULT_DELAYS`](super::DEFAULT_DELAYS)).
+    pub fn retry_schedule(&self) -> &DeliverySchedule {
         &self.settings.retry_schedule
     }
 

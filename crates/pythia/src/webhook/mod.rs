@@ -46,7 +46,7 @@ pub use config::{EndpointConfig, WebhookConfig, WebhookConfigBuilder, WebhookCon
 pub use endpoint::Endpoint;
 pub use outcome::{BroadcastOutcome, ErrorClass, Outcome};
 pub use payload::Payload;
-pub use schedule::{default_retry_schedule, DEFAULT_RETRY_SCHEDULE};
+pub use schedule::{DeliverySchedule, DEFAULT_DELAYS};
 pub use sender::{SenderError, WebhookSender};
 pub use signing::{
     Ed25519PublicKey, Ed25519SecretKey, HmacSecret, KeyError, Signer, SigningKey, Verifier,

@@ -177,7 +177,7 @@ impl WebhookSender {
             content_type: None,
             extra: &extra,
         };
-        self.attempt_on(&endpoint, &signed, endpoint.retry_schedule())
+        self.attempt_on(&endpoint, &signed, endpoint.retry_policy())
             .await
             .0
     }

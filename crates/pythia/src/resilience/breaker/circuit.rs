@@ -533,10 +533,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_low_failure_rate_keeps_the_breaker_closed() {
+        // One failure in three: once five calls are in the window, no stretch of it reaches
+        // half failures (with four calls, F S S F would be exactly 50% and trip, as it should).
         let breaker = breaker(
             CircuitBreakerConfig::builder()
                 .failure_threshold(100)
-                .failure_rate(0.5, 10, 4),
+                .failure_rate(0.5, 10, 5),
         );
 
         for _ in 0..20 {

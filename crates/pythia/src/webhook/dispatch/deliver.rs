@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::webhook::{AttemptRequest, AttemptResult};
+use crate::webhook::{AttemptRequest, AttemptResult, WebhookSender};
 
 /// Makes single delivery attempts and says when to try again.
 ///
@@ -41,5 +41,25 @@ impl<D: Deliver + ?Sized> Deliver for Arc<D> {
 
     fn knows_endpoint(&self, endpoint: &str) -> bool {
         (**self).knows_endpoint(endpoint)
+    }
+}
+
+/// Each attempt is signed and goes through the endpoint's concurrency limit, rate limit and
+/// circuit breaker; the waits follow the endpoint's
+/// [retry schedule](crate::webhook::Endpoint::retry_schedule).
+#[async_trait]
+impl Deliver for WebhookSender {
+    async fn attempt(&self, request: &AttemptRequest) -> AttemptResult {
+        WebhookSender::attempt(self, request).await
+    }
+
+    fn next_delay(&self, endpoint: &str, failed: u32) -> Option<Duration> {
+        self.endpoint(endpoint)?
+            .retry_schedule()
+            .delay_after(failed)
+    }
+
+    fn knows_endpoint(&self, endpoint: &str) -> bool {
+        self.endpoint(endpoint).is_some()
     }
 }

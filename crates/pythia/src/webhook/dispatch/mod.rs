@@ -33,7 +33,6 @@
 mod deliver;
 mod queue;
 mod run;
-mod schedule;
 mod settle;
 
 use std::fmt;
@@ -44,9 +43,9 @@ use tokio::sync::Notify;
 
 use crate::outbox::Outbox;
 
+pub use super::schedule::{DeliverySchedule, DEFAULT_DELAYS};
 pub use deliver::Deliver;
 pub use queue::{QueueError, WebhookQueue, DEFAULT_MAX_PAYLOAD_BYTES};
-pub use schedule::{DeliverySchedule, DEFAULT_DELAYS};
 
 /// Delivers the messages of an outbox; see the [module docs](self).
 ///
