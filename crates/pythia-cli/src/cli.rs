@@ -175,6 +175,9 @@ pub(crate) struct OutboxArgs {
     /// Take the outbox from this configuration file instead.
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
+    /// Key prefix of a Redis outbox (with `--outbox redis://...`); default `pythia`.
+    #[arg(long, conflicts_with = "config")]
+    pub(crate) prefix: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub(crate) action: OutboxAction,

@@ -11,10 +11,13 @@ use crate::daemon::sinks::body_value;
 
 /// Runs one outbox action and prints JSON.
 pub(crate) async fn run(args: OutboxArgs) -> ExitCode {
-    let location = match (&args.outbox, &args.config) {
-        (Some(location), _) => location.clone(),
+    let (location, prefix) = match (&args.outbox, &args.config) {
+        (Some(location), _) => (location.clone(), args.prefix.clone()),
         (None, Some(path)) => match config::load(path) {
-            Ok(loaded) => loaded.outbox_location(),
+            Ok(loaded) => (
+                loaded.outbox_location(),
+                loaded.config.outbox.prefix.clone(),
+            ),
             Err(errors) => {
                 for error in errors {
                     eprintln!("error: {error}");
@@ -34,7 +37,7 @@ pub(crate) async fn run(args: OutboxArgs) -> ExitCode {
         eprintln!("error: no outbox at {location}");
         return ExitCode::from(crate::EXIT_USAGE);
     }
-    let outbox = match crate::daemon::outbox::open(&location).await {
+    let outbox = match crate::daemon::outbox::open(&location, prefix.as_deref()).await {
         Ok(outbox) => outbox,
         Err(error) => {
             eprintln!("error: {error}");

@@ -98,6 +98,9 @@ pub(crate) struct OutboxSection {
     pub(crate) path: Option<PathBuf>,
     /// `redis://` URL of a shared outbox instead of the file, or `memory:` for tests.
     pub(crate) url: Option<Spanned<Secret>>,
+    /// Prefix of every Redis key of a `redis://` outbox (and of the poller leases); daemons
+    /// that share work use the same one. Default `pythia`.
+    pub(crate) prefix: Option<String>,
     /// How long a claimed message stays invisible to other dispatchers; default 30 s.
     #[serde(default)]
     pub(crate) lease: Option<Dur>,

@@ -21,7 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
-use pythia::outbox::{NewMessage, Outbox};
+use pythia::outbox::NewMessage;
+use pythia::webhook::dispatch::{QueueError, WebhookQueue};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -30,7 +31,8 @@ use super::routing::Endpoints;
 /// What the ingest handlers share.
 #[derive(Clone)]
 pub(crate) struct IngestState {
-    pub(crate) outbox: Arc<dyn Outbox>,
+    /// The dispatcher's queue: enqueues durably and wakes the dispatcher.
+    pub(crate) queue: WebhookQueue,
     pub(crate) endpoints: Arc<Endpoints>,
     pub(crate) token: Option<Arc<str>>,
     /// Set when shutdown starts: every request then gets `503`.
@@ -119,9 +121,9 @@ async fn accept(
     let endpoints: Vec<String> = messages.iter().map(|m| m.endpoint.clone()).collect();
     let result = if count == 1 {
         let message = messages.into_iter().next().expect("one message");
-        state.outbox.enqueue(message).await.map(|done| vec![done])
+        state.queue.enqueue(message).await.map(|done| vec![done])
     } else {
-        state.outbox.enqueue_batch(messages).await
+        state.queue.enqueue_batch(messages).await
     };
     match result {
         Ok(done) => {
@@ -139,6 +141,16 @@ async fn accept(
             )
                 .into_response()
         }
+        Err(QueueError::UnknownEndpoint(name)) => reject(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("unknown endpoint `{name}`"),
+        ),
+        Err(QueueError::PayloadTooLarge { .. }) => reject(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the payload is over the size limit",
+        ),
         Err(error) => {
             tracing::error!(%error, "ingest could not store a message; the client was told to retry");
             metrics::counter!("pythia_ingest_rejected_total", "reason" => "outbox").increment(1);

@@ -11,8 +11,12 @@ pub(crate) mod signals;
 pub(crate) mod sinks;
 pub(crate) mod status;
 
+mod build;
+mod delivery;
+mod dispatch;
 mod gate;
 mod listeners;
+mod pollers;
 mod start;
 mod workers;
 

@@ -5,13 +5,17 @@ use std::sync::Arc;
 
 use pythia::outbox::{MemoryOutbox, Outbox, OutboxError};
 
-/// Opens `memory:`, a `redis://` URL (with the `redis` feature) or a SQLite file.
-pub(crate) async fn open(location: &str) -> Result<Arc<dyn Outbox>, OutboxError> {
+/// Opens `memory:`, a `redis://` URL (with the `redis` feature; `prefix` names its keys) or a
+/// SQLite file.
+pub(crate) async fn open(
+    location: &str,
+    prefix: Option<&str>,
+) -> Result<Arc<dyn Outbox>, OutboxError> {
     if location == "memory:" {
         return Ok(Arc::new(MemoryOutbox::new()));
     }
     if location.starts_with("redis://") || location.starts_with("rediss://") {
-        return open_redis(location).await;
+        return open_redis(location, prefix).await;
     }
     open_sqlite(Path::new(location))
 }
@@ -30,26 +34,35 @@ fn open_sqlite(path: &Path) -> Result<Arc<dyn Outbox>, OutboxError> {
 }
 
 #[cfg(feature = "redis")]
-async fn open_redis(url: &str) -> Result<Arc<dyn Outbox>, OutboxError> {
-    redis_outbox::open(url).await
+async fn open_redis(url: &str, prefix: Option<&str>) -> Result<Arc<dyn Outbox>, OutboxError> {
+    redis_outbox::open(url, prefix).await
 }
 
 #[cfg(feature = "redis")]
 mod redis_outbox {
     use super::*;
 
-    // TODO(#5): switch to the Redis outbox once it is published on main; until then a
-    // redis:// outbox is refused with a clear error.
-    pub(super) async fn open(url: &str) -> Result<Arc<dyn Outbox>, OutboxError> {
-        Err(OutboxError::Open {
-            location: crate::config::types::redact_url_text(url),
-            reason: "the Redis outbox is not available in this build yet".into(),
-        })
+    /// A shared outbox in Redis; several daemons on one URL share its queue.
+    pub(super) async fn open(
+        url: &str,
+        prefix: Option<&str>,
+    ) -> Result<Arc<dyn Outbox>, OutboxError> {
+        let mut builder = pythia::outbox::RedisOutbox::builder(url);
+        if let Some(prefix) = prefix {
+            builder = builder.prefix(prefix);
+        }
+        let outbox = builder.connect().await?;
+        tracing::info!(
+            url = %crate::config::types::redact_url_text(url),
+            prefix = outbox.prefix(),
+            "redis outbox connected"
+        );
+        Ok(Arc::new(outbox))
     }
 }
 
 #[cfg(not(feature = "redis"))]
-async fn open_redis(url: &str) -> Result<Arc<dyn Outbox>, OutboxError> {
+async fn open_redis(url: &str, _prefix: Option<&str>) -> Result<Arc<dyn Outbox>, OutboxError> {
     Err(OutboxError::Open {
         location: crate::config::types::redact_url_text(url),
         reason: "this binary was built without the redis feature".into(),

@@ -28,6 +28,20 @@ impl Endpoints {
             .collect()
     }
 
+    /// Whether endpoint `name` takes messages of `event_type`.
+    pub(crate) fn accepts(&self, name: &str, event_type: &str) -> bool {
+        self.by_name
+            .get(name)
+            .is_some_and(|types| types.is_empty() || types.iter().any(|t| t == event_type))
+    }
+
+    /// Each endpoint and the event types it subscribes to (empty: all).
+    pub(crate) fn subscriptions(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.by_name
+            .iter()
+            .map(|(name, types)| (name.as_str(), types.as_slice()))
+    }
+
     /// The names, sorted.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)

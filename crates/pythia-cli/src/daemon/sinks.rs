@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use pythia::outbox::{NewMessage, Outbox, OutboxError};
+use pythia::outbox::NewMessage;
+use pythia::webhook::dispatch::{QueueError, WebhookQueue};
 use pythia::{Body, Message};
 use serde_json::{json, Value};
 
@@ -14,7 +15,7 @@ use serde_json::{json, Value};
 pub(crate) enum Sink {
     /// To these endpoints, durably.
     Webhook {
-        outbox: Arc<dyn Outbox>,
+        queue: WebhookQueue,
         endpoints: Arc<[String]>,
         event_type: Option<String>,
     },
@@ -43,7 +44,7 @@ impl std::fmt::Debug for Sink {
 pub(crate) enum SinkError {
     /// The outbox refused it.
     #[error("outbox: {0}")]
-    Outbox(#[from] OutboxError),
+    Queue(#[from] QueueError),
     /// Writing the line failed.
     #[error("cannot write to {path}: {source}")]
     Write {
@@ -78,7 +79,7 @@ impl Sink {
     pub(crate) async fn deliver(&self, origin: &str, message: &Message) -> Result<(), SinkError> {
         match self {
             Sink::Webhook {
-                outbox,
+                queue,
                 endpoints,
                 event_type,
             } => {
@@ -97,11 +98,11 @@ impl Sink {
                     })
                     .collect();
                 if batch.len() == 1 {
-                    outbox
+                    queue
                         .enqueue(batch.into_iter().next().expect("one"))
                         .await?;
                 } else {
-                    outbox.enqueue_batch(batch).await?;
+                    queue.enqueue_batch(batch).await?;
                 }
                 Ok(())
             }

@@ -1,5 +1,6 @@
 //! Starting the daemon and waiting for it to stop.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +15,11 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use pythia::webhook::WebhookSender;
+
 use super::admin::{self, AdminState, StatusFn};
+use super::delivery::{DaemonDeliver, LastErrors};
+use super::dispatch::{DispatchSettings, DispatchWorker};
 use super::gate::IntakeGate;
 use super::ingest::{self, IngestState};
 use super::listeners::{serve, Served};
@@ -42,9 +47,13 @@ impl Daemon {
     ) -> Result<Daemon, String> {
         let prometheus = install_metrics()?;
         let outbox_location = loaded.outbox_location();
-        let outbox = super::outbox::open(&outbox_location)
+        let outbox = super::outbox::open(&outbox_location, loaded.config.outbox.prefix.as_deref())
             .await
             .map_err(|e| e.to_string())?;
+
+        let sender = super::build::webhook_sender(&loaded)?;
+        let deliver = DaemonDeliver::new(sender.clone(), endpoint_headers(&loaded));
+        let last_errors = deliver.last_errors();
 
         let mut endpoints = Endpoints::default();
         for endpoint in &loaded.config.endpoints {
@@ -71,7 +80,16 @@ impl Daemon {
                 draining: draining.clone(),
                 ready: ready.clone(),
             });
-        let workers = super::workers::build(&loaded, &outbox, &endpoints, &board)?;
+        let (dispatch, queue) = DispatchWorker::new(
+            outbox.clone(),
+            deliver,
+            DispatchSettings::new(
+                &loaded.config.outbox,
+                drain_deadline.saturating_sub(Duration::from_millis(500)),
+            ),
+        );
+        builder = builder.worker(dispatch);
+        let workers = super::workers::build(&loaded, &queue, &outbox, &endpoints, &board).await?;
         let summary = workers.summary.clone();
         for worker in workers.workers {
             builder = builder.boxed_worker(worker);
@@ -83,7 +101,7 @@ impl Daemon {
         let mut addresses = serde_json::Map::new();
         if let Some(section) = &loaded.config.ingest {
             let state = IngestState {
-                outbox: outbox.clone(),
+                queue: queue.clone(),
                 endpoints: endpoints.clone(),
                 token: section.token.as_ref().map(|t| Arc::from(t.expose())),
                 draining: draining.clone(),
@@ -97,7 +115,14 @@ impl Daemon {
             let state = AdminState {
                 prometheus: prometheus.clone(),
                 ready: ready.clone(),
-                status: status_fn(outbox.clone(), endpoints.clone(), board.clone(), health),
+                status: status_fn(StatusSources {
+                    outbox: outbox.clone(),
+                    endpoints: endpoints.clone(),
+                    board: board.clone(),
+                    health,
+                    sender,
+                    last_errors,
+                }),
             };
             let served = serve(
                 "admin",
@@ -206,36 +231,44 @@ fn write_ready_file(path: &Path, document: &Value) -> Result<(), String> {
         .map_err(|e| format!("cannot write the ready file {}: {e}", path.display()))
 }
 
-fn status_fn(
+/// What `/status` reads.
+struct StatusSources {
     outbox: Arc<dyn Outbox>,
     endpoints: Arc<Endpoints>,
     board: PollerBoard,
     health: HealthRegistry,
-) -> StatusFn {
+    sender: WebhookSender,
+    last_errors: LastErrors,
+}
+
+fn status_fn(sources: StatusSources) -> StatusFn {
+    let sources = Arc::new(sources);
     Arc::new(move || {
-        let outbox = outbox.clone();
-        let endpoints = endpoints.clone();
-        let board = board.clone();
-        let health = health.clone();
+        let sources = sources.clone();
         async move {
             let mut endpoint_status = serde_json::Map::new();
-            for name in endpoints.names() {
-                let stats = outbox.stats(Some(name)).await;
-                endpoint_status.insert(
-                    name.to_owned(),
-                    match stats {
-                        Ok(stats) => json!({
-                            "depth": stats.depth(),
-                            "pending": stats.pending,
-                            "in_flight": stats.in_flight,
-                            "dead_letters": stats.dead,
-                            "oldest_age_seconds": stats.oldest_age.map(|a| a.as_secs_f64()),
-                        }),
-                        Err(error) => json!({"error": error.to_string()}),
-                    },
-                );
+            for name in sources.endpoints.names() {
+                let mut entry = match sources.outbox.stats(Some(name)).await {
+                    Ok(stats) => json!({
+                        "depth": stats.depth(),
+                        "pending": stats.pending,
+                        "in_flight": stats.in_flight,
+                        "dead_letters": stats.dead,
+                        "oldest_age_seconds": stats.oldest_age.map(|a| a.as_secs_f64()),
+                    }),
+                    Err(error) => json!({"error": error.to_string()}),
+                };
+                let endpoint = sources.sender.endpoint(name);
+                entry["breaker"] = json!(endpoint
+                    .as_ref()
+                    .and_then(|e| e.breaker_state())
+                    .map_or("none", |state| state.as_str()));
+                entry["disabled"] = json!(endpoint.as_ref().is_some_and(|e| e.is_disabled()));
+                entry["last_error"] = json!(sources.last_errors.lock().get(name));
+                endpoint_status.insert(name.to_owned(), entry);
             }
-            let workers: Vec<Value> = health
+            let workers: Vec<Value> = sources
+                .health
                 .snapshot()
                 .into_iter()
                 .map(|worker| {
@@ -247,9 +280,9 @@ fn status_fn(
                     })
                 })
                 .collect();
-            let overall = outbox.stats(None).await.ok();
+            let overall = sources.outbox.stats(None).await.ok();
             json!({
-                "pollers": board.snapshot(),
+                "pollers": sources.board.snapshot(),
                 "endpoints": endpoint_status,
                 "workers": workers,
                 "outbox": overall,
@@ -257,4 +290,22 @@ fn status_fn(
         }
         .boxed()
     })
+}
+
+/// Each endpoint's configured headers, sent with every webhook to it.
+fn endpoint_headers(loaded: &Loaded) -> HashMap<String, Vec<(String, String)>> {
+    loaded
+        .config
+        .endpoints
+        .iter()
+        .map(|endpoint| {
+            let endpoint = endpoint.get_ref();
+            let headers = endpoint
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.expose().to_owned()))
+                .collect();
+            (endpoint.name.get_ref().clone(), headers)
+        })
+        .collect()
 }

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
+use pythia::poller::PollerStats;
 use serde::Serialize;
 
 /// The state of one poller as its sink saw it.
 #[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) struct PollerStatus {
     /// The URL, without credentials or query.
     pub(crate) url: String,
@@ -26,8 +28,35 @@ pub(crate) struct PollerStatus {
     pub(crate) sink_errors: u64,
     /// The last sink error.
     pub(crate) last_error: Option<String>,
+    /// Where its messages go.
+    pub(crate) sink: String,
+    /// Polls that succeeded (2xx or 304).
+    pub(crate) polls_ok: u64,
+    /// Polls that failed (transport, status, body).
+    pub(crate) polls_failed: u64,
+    /// Polls answered `304 Not Modified`.
+    pub(crate) not_modified: u64,
+    /// Polls skipped because another instance holds the target's lease.
+    pub(crate) lease_skipped: u64,
+    /// `ok` after a successful poll, `failing` after a failed one, `pending` before any.
+    pub(crate) status: &'static str,
     #[serde(skip)]
     pub(crate) interval: Option<Duration>,
+    #[serde(skip)]
+    stats: Option<PollerStats>,
+    #[serde(skip)]
+    seen: (u64, u64),
+}
+
+impl PollerStatus {
+    /// A poll happened at `now`: the next is one interval later.
+    fn touch(&mut self, now: DateTime<Utc>) {
+        self.last_poll = Some(now);
+        self.next_tick = self
+            .interval
+            .and_then(|interval| chrono::Duration::from_std(interval).ok())
+            .map(|interval| now + interval);
+    }
 }
 
 /// Poller states by name, shared by the sinks (writers) and `/status` (reader).
@@ -38,15 +67,30 @@ pub(crate) struct PollerBoard {
 
 impl PollerBoard {
     /// Registers a poller.
-    pub(crate) fn register(&self, name: &str, url: String, interval: Option<Duration>) {
+    pub(crate) fn register(
+        &self,
+        name: &str,
+        url: String,
+        interval: Option<Duration>,
+        sink: String,
+    ) {
         self.inner.lock().insert(
             name.to_owned(),
             PollerStatus {
                 url,
                 interval,
+                sink,
+                status: "pending",
                 ..PollerStatus::default()
             },
         );
+    }
+
+    /// Gives a poller's counters to its entry.
+    pub(crate) fn attach(&self, name: &str, stats: PollerStats) {
+        if let Some(entry) = self.inner.lock().get_mut(name) {
+            entry.stats = Some(stats);
+        }
     }
 
     /// Records a message produced by a poll.
@@ -56,12 +100,8 @@ impl PollerBoard {
         let Some(entry) = board.get_mut(name) else {
             return;
         };
-        entry.last_poll = Some(now);
+        entry.touch(now);
         entry.last_status = status.or(entry.last_status);
-        entry.next_tick = entry
-            .interval
-            .and_then(|interval| chrono::Duration::from_std(interval).ok())
-            .map(|interval| now + interval);
         entry.messages += 1;
         if let Some(error) = error {
             entry.sink_errors += 1;
@@ -69,9 +109,37 @@ impl PollerBoard {
         }
     }
 
-    /// A copy of every poller's state.
+    /// A copy of every poller's state, with its counters read now. A poll that ended since
+    /// the last look (a success or a failure, with or without a message) moves the last poll
+    /// and the next tick.
     pub(crate) fn snapshot(&self) -> BTreeMap<String, PollerStatus> {
-        self.inner.lock().clone()
+        let mut board = self.inner.lock();
+        for entry in board.values_mut() {
+            let Some(stats) = &entry.stats else {
+                continue;
+            };
+            let now = stats.snapshot();
+            entry.polls_ok = now.polls_ok;
+            entry.polls_failed = now.polls_failed;
+            entry.not_modified = now.not_modified;
+            entry.lease_skipped = now.lease_skipped;
+            let (ok, failed) = entry.seen;
+            if now.polls_failed > failed {
+                entry.status = "failing";
+            } else if now.polls_ok > ok {
+                entry.status = "ok";
+            }
+            if (now.polls_ok, now.polls_failed) != entry.seen {
+                entry.seen = (now.polls_ok, now.polls_failed);
+                if entry
+                    .last_poll
+                    .is_none_or(|at| at < Utc::now() - chrono::Duration::seconds(1))
+                {
+                    entry.touch(Utc::now());
+                }
+            }
+        }
+        board.clone()
     }
 }
 
@@ -82,7 +150,12 @@ mod tests {
     #[test]
     fn a_message_moves_the_next_tick_one_interval_past_the_last_poll() {
         let board = PollerBoard::default();
-        board.register("p", "http://x/".into(), Some(Duration::from_secs(30)));
+        board.register(
+            "p",
+            "http://x/".into(),
+            Some(Duration::from_secs(30)),
+            "stdout".into(),
+        );
 
         board.message("p", Some(200), None);
         board.message("p", None, Some("outbox: closed".into()));

@@ -1,0 +1,316 @@
+//! From configuration sections to the library's builders: the HTTP client, retry policies,
+//! circuit breakers, durable delivery schedules and the webhook sender.
+
+use std::time::Duration;
+
+use pythia::http::{Auth, HttpClientConfig, HttpClientConfigBuilder};
+use pythia::resilience::{CircuitBreakerConfig, Jitter, RateLimit, RetryPolicy};
+use pythia::webhook::{DeliverySchedule, EndpointConfig, WebhookConfig, WebhookSender};
+
+use crate::config::model::{
+    AuthSection, BreakerSection, EndpointSection, HttpSection, RateLimitSection, RetrySection,
+};
+use crate::config::Loaded;
+
+/// The binary refuses loopback and private addresses unless `allow_private_networks` is set.
+const DEFAULT_ALLOW_PRIVATE: bool = false;
+
+/// An HTTP client builder from an `[http]` section (already merged with the `HTTP_*`
+/// variables).
+pub(crate) fn http_builder(
+    http: &HttpSection,
+    loaded: &Loaded,
+) -> Result<HttpClientConfigBuilder, String> {
+    let mut builder = HttpClientConfig::builder()
+        .allow_private_networks(http.allow_private_networks.unwrap_or(DEFAULT_ALLOW_PRIVATE));
+    if let Some(url) = &http.base_url {
+        builder = builder.base_url(url.0.as_str());
+    }
+    if let Some(d) = http.connect_timeout {
+        builder = builder.connect_timeout(d.0);
+    }
+    if let Some(d) = http.read_timeout {
+        builder = builder.read_timeout(d.0);
+    }
+    if let Some(d) = http.timeout {
+        builder = builder.attempt_timeout(d.0);
+    }
+    if let Some(n) = http.pool_size {
+        builder = builder.pool_size(n);
+    }
+    if let Some(n) = http.max_keepalive_connections {
+        builder = builder.max_keepalive_connections(n);
+    }
+    if let Some(d) = http.keepalive_expiry {
+        builder = builder.keepalive_expiry(d.0);
+    }
+    if let Some(verify) = http.verify_tls {
+        builder = builder.verify_tls(verify);
+    }
+    if let Some(path) = &http.ca_file {
+        builder = builder.ca_file(loaded.resolve(path));
+    }
+    match (&http.client_cert, &http.client_key) {
+        (Some(cert), Some(key)) => {
+            builder = builder.client_identity(loaded.resolve(cert), loaded.resolve(key));
+        }
+        (None, None) => {}
+        _ => return Err("[http] client_cert and client_key go together".into()),
+    }
+    if let Some(agent) = &http.user_agent {
+        builder = builder.user_agent(agent);
+    }
+    if let Some(follow) = http.follow_redirects {
+        builder = builder.follow_redirects(follow);
+    }
+    if let Some(max) = http.max_body_bytes {
+        builder = builder.max_body_bytes(max);
+    }
+    for (name, value) in &http.headers {
+        builder = builder.default_header(name, value.expose());
+    }
+    if let Some(auth) = &http.auth {
+        builder = builder.auth(auth_of(auth));
+    }
+    if let Some(retry) = &http.retry {
+        builder = builder.retry(retry_policy(retry.get_ref(), 3)?);
+    }
+    if let Some(breaker) = &http.circuit_breaker {
+        builder = builder.circuit_breaker(Some(breaker_config(breaker)?));
+    }
+    if let Some(limit) = &http.rate_limit {
+        builder = builder.rate_limit(Some(rate_limit(limit)));
+    }
+    Ok(builder)
+}
+
+fn auth_of(auth: &AuthSection) -> Auth {
+    match auth {
+        AuthSection::Bearer(token) => Auth::Bearer(token.expose().to_owned()),
+        AuthSection::ApiKey { key, header } => Auth::ApiKey {
+            header: header.clone(),
+            key: key.expose().to_owned(),
+        },
+        AuthSection::Basic { user, password } => Auth::Basic {
+            user: user.clone(),
+            password: password.expose().to_owned(),
+        },
+    }
+}
+
+/// A retry policy; `default_attempts` when the section does not say.
+pub(crate) fn retry_policy(
+    retry: &RetrySection,
+    default_attempts: u32,
+) -> Result<RetryPolicy, String> {
+    let initial = retry.initial_delay.map_or(Duration::from_secs(1), |d| d.0);
+    let mut builder = RetryPolicy::builder();
+    builder = match retry.strategy.as_deref().unwrap_or("exponential") {
+        "fixed" => builder.fixed(initial),
+        "linear" => builder.linear(initial, retry.step.map_or(initial, |d| d.0)),
+        "exponential" => builder.exponential(initial, retry.base.unwrap_or(2.0)),
+        "schedule" => builder.schedule(schedule_delays(retry)?),
+        other => return Err(format!("unknown retry strategy `{other}`")),
+    };
+    let attempts = match (retry.max_attempts, &retry.schedule) {
+        (Some(n), _) => n,
+        (None, Some(delays)) => u32::try_from(delays.len() + 1).unwrap_or(u32::MAX),
+        (None, None) => default_attempts,
+    };
+    builder = builder.max_attempts(attempts).jitter(jitter(retry)?);
+    if let Some(d) = retry.max_delay {
+        builder = builder.max_delay(d.0);
+    }
+    if let Some(d) = retry.max_elapsed {
+        builder = builder.max_elapsed(d.0);
+    }
+    if let Some(statuses) = &retry.retryable_statuses {
+        builder = builder.retryable_statuses(statuses.iter().copied());
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+fn schedule_delays(retry: &RetrySection) -> Result<Vec<Duration>, String> {
+    match &retry.schedule {
+        Some(delays) if !delays.is_empty() => Ok(delays.iter().map(|d| d.0).collect()),
+        _ => Err("a `schedule` retry needs a non-empty `schedule` list of delays".into()),
+    }
+}
+
+fn jitter(retry: &RetrySection) -> Result<Jitter, String> {
+    Ok(match retry.jitter.as_deref().unwrap_or("full") {
+        "none" => Jitter::None,
+        "full" => Jitter::Full,
+        "equal" => Jitter::Equal,
+        "decorrelated" => Jitter::Decorrelated,
+        other => return Err(format!("unknown jitter `{other}`")),
+    })
+}
+
+/// An endpoint's durable schedule: the delays between attempts, as the dispatcher waits them.
+///
+/// A `schedule` is taken as written; any other strategy is unrolled into its delays (without
+/// jitter, which the schedule adds on top: up to 10% later, never earlier).
+pub(crate) fn delivery_schedule(retry: &RetrySection) -> Result<DeliverySchedule, String> {
+    let delays = match retry.strategy.as_deref() {
+        Some("schedule") | None if retry.schedule.is_some() => schedule_delays(retry)?,
+        _ => {
+            let unjittered = RetrySection {
+                jitter: Some("none".to_owned()),
+                max_elapsed: None,
+                max_attempts: Some(retry.max_attempts.unwrap_or(10)),
+                ..retry.clone()
+            };
+            let policy = retry_policy(&unjittered, 10)?;
+            let mut state = policy.start();
+            std::iter::from_fn(|| state.next_delay(None)).collect()
+        }
+    };
+    let delays = match retry.max_attempts {
+        Some(attempts) => delays
+            .into_iter()
+            .take(attempts.saturating_sub(1) as usize)
+            .collect(),
+        None => delays,
+    };
+    let jitter = match retry.jitter.as_deref() {
+        Some("none") => 0.0,
+        _ => 0.1,
+    };
+    Ok(DeliverySchedule::new(delays).jitter(jitter))
+}
+
+/// A circuit breaker configuration.
+pub(crate) fn breaker_config(section: &BreakerSection) -> Result<CircuitBreakerConfig, String> {
+    let mut builder = CircuitBreakerConfig::builder();
+    if let Some(n) = section.failure_threshold {
+        builder = builder.failure_threshold(n);
+    }
+    if let Some(d) = section.open_duration {
+        builder = builder.open_duration(d.0);
+    }
+    if let Some(n) = section.half_open_probes {
+        builder = builder.half_open_probes(n);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+fn rate_limit(section: &RateLimitSection) -> RateLimit {
+    RateLimit {
+        per_second: section.per_second,
+        burst: section.burst.max(1),
+    }
+}
+
+/// One `[[endpoint]]` as the sender's endpoint configuration.
+fn endpoint_config(endpoint: &EndpointSection) -> Result<EndpointConfig, String> {
+    let name = endpoint.name.get_ref();
+    let mut config = EndpointConfig::new(endpoint.url.0.as_str());
+    if endpoint.secrets.is_empty() {
+        config = config.unsigned();
+    }
+    for secret in &endpoint.secrets {
+        config = config.secret(secret.get_ref().expose());
+    }
+    if let Some(d) = endpoint.timeout {
+        config = config.timeout(d.0);
+    }
+    if let Some(limit) = &endpoint.rate_limit {
+        config = config.rate_limit(rate_limit(limit));
+    }
+    if let Some(n) = endpoint.concurrency {
+        config = config.concurrency_limit(n.max(1));
+    }
+    if let Some(retry) = &endpoint.retry {
+        config = config
+            .retry_schedule(
+                delivery_schedule(retry.get_ref())
+                    .map_err(|e| format!("endpoint `{name}` retry: {e}"))?,
+            )
+            .retry(
+                retry_policy(retry.get_ref(), 10)
+                    .map_err(|e| format!("endpoint `{name}` retry: {e}"))?,
+            );
+    }
+    if let Some(breaker) = &endpoint.circuit_breaker {
+        config = config.circuit_breaker(Some(
+            breaker_config(breaker).map_err(|e| format!("endpoint `{name}` breaker: {e}"))?,
+        ));
+    }
+    if !endpoint.event_types.is_empty() {
+        config = config.event_types(endpoint.event_types.iter().cloned());
+    }
+    Ok(config)
+}
+
+/// The webhook sender for every `[[endpoint]]`, over a client built from `[http]`.
+///
+/// Endpoint headers are sent with every webhook through the outbox message (see the sinks and
+/// ingest), not here.
+pub(crate) fn webhook_sender(loaded: &Loaded) -> Result<WebhookSender, String> {
+    let http = &loaded.http;
+    let mut builder = WebhookConfig::builder().http(http_builder(http, loaded)?);
+    if let Some(d) = http.timeout {
+        builder = builder.timeout(d.0);
+    }
+    for endpoint in &loaded.config.endpoints {
+        let endpoint = endpoint.get_ref();
+        builder = builder.endpoint_config(endpoint.name.get_ref(), endpoint_config(endpoint)?);
+    }
+    let config = builder.build().map_err(|e| e.to_string())?;
+    WebhookSender::new(config).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::types::Dur;
+
+    fn secs(n: u64) -> Dur {
+        Dur(Duration::from_secs(n))
+    }
+
+    #[test]
+    fn a_written_schedule_becomes_the_durable_delays() {
+        let retry = RetrySection {
+            strategy: Some("schedule".into()),
+            schedule: Some(vec![secs(1), secs(5), secs(30)]),
+            jitter: Some("none".into()),
+            ..RetrySection::default()
+        };
+
+        let schedule = delivery_schedule(&retry).unwrap();
+
+        assert_eq!(schedule.max_attempts(), 4);
+        assert_eq!(schedule.delay_after(2), Some(Duration::from_secs(5)));
+        assert_eq!(schedule.delay_after(4), None);
+    }
+
+    #[test]
+    fn an_exponential_retry_is_unrolled_into_a_schedule() {
+        let retry = RetrySection {
+            strategy: Some("exponential".into()),
+            initial_delay: Some(secs(2)),
+            base: Some(3.0),
+            max_attempts: Some(4),
+            jitter: Some("none".into()),
+            ..RetrySection::default()
+        };
+
+        let schedule = delivery_schedule(&retry).unwrap();
+
+        let delays: Vec<_> = (1..4).map(|n| schedule.delay_after(n).unwrap()).collect();
+        assert_eq!(delays, [secs(2).0, secs(6).0, secs(18).0]);
+        assert_eq!(schedule.delay_after(4), None);
+    }
+
+    #[test]
+    fn an_unknown_strategy_is_an_error() {
+        let retry = RetrySection {
+            strategy: Some("sometimes".into()),
+            ..RetrySection::default()
+        };
+
+        assert!(retry_policy(&retry, 3).unwrap_err().contains("sometimes"));
+    }
+}
