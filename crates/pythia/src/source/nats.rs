@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::pull::Config as PullConfig;
+use async_nats::jetstream::consumer::pull::{Batch, Config as PullConfig};
 use async_nats::jetstream::consumer::{AckPolicy, PullConsumer};
 use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::{self, AckKind};
@@ -255,16 +255,33 @@ impl NatsSource {
             .map_err(|e| format!("consumer {} is not available: {e}", self.consumer_name))
     }
 
-    /// Fetches one batch into the buffer.
+    /// Fills the buffer: whatever is available now, up to a batch, without waiting; when
+    /// nothing is, waits up to the block timeout for the next message. (A pull of a whole
+    /// batch would wait until the batch is full or the request expires.)
     async fn fill(&mut self, consumer: &PullConsumer) -> Result<(), String> {
-        let mut batch = consumer
-            .batch()
+        let ready = consumer
+            .fetch()
             .max_messages(self.batch)
+            .messages()
+            .await
+            .map_err(|e| format!("fetch failed: {e}"))?;
+        self.drain(ready).await?;
+        if !self.buffer.is_empty() {
+            return Ok(());
+        }
+        let waiting = consumer
+            .batch()
+            .max_messages(1)
             .expires(self.block_timeout)
             .messages()
             .await
             .map_err(|e| format!("fetch failed: {e}"))?;
-        // The fetch ends by itself after `expires`; the outer bound covers a silent server.
+        self.drain(waiting).await
+    }
+
+    /// Moves one pull's messages into the buffer; an error with nothing received is a failure.
+    async fn drain(&mut self, mut batch: Batch) -> Result<(), String> {
+        // A pull ends by itself; the outer bound covers a silent server.
         let deadline = tokio::time::Instant::now() + self.block_timeout + self.connect_timeout;
         loop {
             match tokio::time::timeout_at(deadline, batch.next()).await {

@@ -61,6 +61,7 @@ pub struct RelayBuilder {
     route: Option<Route>,
     unroutable: Unroutable,
     headers: Vec<(String, String)>,
+    event_type_header: Option<String>,
 }
 
 impl std::fmt::Debug for RelayBuilder {
@@ -99,6 +100,13 @@ impl RelayBuilder {
         self
     }
 
+    /// A header carrying each message's event type, as read by the route (like the
+    /// specification's `X-Event-Type`). Messages without one get no such header. Default: none.
+    pub fn event_type_header(mut self, name: impl Into<String>) -> Self {
+        self.event_type_header = Some(name.into());
+        self
+    }
+
     /// Checks the settings.
     pub fn build(self) -> Result<Relay, SourceError> {
         let route = self
@@ -116,6 +124,7 @@ impl RelayBuilder {
             route,
             unroutable: self.unroutable,
             headers: self.headers,
+            event_type_header: self.event_type_header,
             stats: RelayStats::default(),
         })
     }
@@ -154,6 +163,7 @@ pub struct Relay {
     route: Route,
     unroutable: Unroutable,
     headers: Vec<(String, String)>,
+    event_type_header: Option<String>,
     stats: RelayStats,
 }
 
@@ -186,6 +196,7 @@ impl Relay {
             route: None,
             unroutable: Unroutable::Drop,
             headers: Vec::new(),
+            event_type_header: None,
         }
     }
 
@@ -315,6 +326,9 @@ impl Relay {
         event_type: Option<String>,
     ) -> Vec<NewMessage> {
         let mut headers = self.headers.clone();
+        if let (Some(name), Some(value)) = (&self.event_type_header, &event_type) {
+            headers.push((name.clone(), value.clone()));
+        }
         if !delivery.message.body.is_json() {
             if let Some(content_type) = delivery.message.body.content_type() {
                 headers.push(("content-type".to_owned(), content_type.to_owned()));
