@@ -122,12 +122,21 @@ fn is_timed_out(error: &(dyn StdError + 'static)) -> bool {
         .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut)
 }
 
+/// Whether the error is a rustls error, possibly wrapped in `io::Error`s: the connector
+/// nests one `io::Error` in another, and `io::Error::source` skips the error it wraps, so
+/// the wrapped errors are walked through `get_ref` here.
 fn is_tls(error: &(dyn StdError + 'static)) -> bool {
-    if error.is::<rustls::Error>() {
-        return true;
+    let mut current = error;
+    loop {
+        if current.is::<rustls::Error>() {
+            return true;
+        }
+        let inner = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|e| e.get_ref());
+        match inner {
+            Some(inner) => current = inner,
+            None => return false,
+        }
     }
-    error
-        .downcast_ref::<std::io::Error>()
-        .and_then(|e| e.get_ref())
-        .is_some_and(|inner| inner.is::<rustls::Error>())
 }

@@ -286,14 +286,25 @@ impl Outbox for RedisOutbox {
     }
 
     async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, OutboxError> {
+        self.claim_except(limit, lease, &[]).await
+    }
+
+    async fn claim_except(
+        &self,
+        limit: usize,
+        lease: Duration,
+        skip_endpoints: &[String],
+    ) -> Result<Vec<Claimed>, OutboxError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let lease_ms = lease.as_millis().max(1) as u64;
-        let args = vec![
+        // A zero lease expires at once (in Redis time), so the next claim may take it again.
+        let lease_ms = lease.as_millis() as u64;
+        let mut args = vec![
             limit.to_string().into_bytes(),
             lease_ms.to_string().into_bytes(),
         ];
+        args.extend(skip_endpoints.iter().map(|e| e.as_bytes().to_vec()));
         let rows: Vec<ClaimRow> = self.run(&self.scripts.claim, args).await?;
         Ok(rows
             .into_iter()

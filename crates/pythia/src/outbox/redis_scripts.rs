@@ -71,23 +71,36 @@ end
 return out
 "#;
 
-/// ARGV: P, limit, lease ms. Returns rows of id, lease, endpoint, payload, headers, event
-/// type, attempts, created ms, last error.
+/// ARGV: P, limit, lease ms, then endpoints to skip. Returns rows of id, lease, endpoint,
+/// payload, headers, event type, attempts, created ms, last error. With endpoints to skip, it
+/// looks through at most `limit + 1000` due ids, so one stuck endpoint's backlog cannot make a
+/// claim slow; skipped messages stay due.
 pub(super) const CLAIM: &str = r#"
 local limit = tonumber(ARGV[2])
 local lease_ms = tonumber(ARGV[3])
+local skip = {}
+local skipping = false
+for i = 4, #ARGV do
+  skip[ARGV[i]] = true
+  skipping = true
+end
 local now = now_ms()
 local expired = redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
 for i = 1, #expired, 2 do
   redis.call('ZREM', P .. ':leases', expired[i])
   redis.call('ZADD', P .. ':due', expired[i + 1], expired[i])
 end
-local ids = redis.call('ZRANGEBYSCORE', P .. ':due', '-inf', now, 'LIMIT', 0, limit)
+local window = limit
+if skipping then window = limit + 1000 end
+local ids = redis.call('ZRANGEBYSCORE', P .. ':due', '-inf', now, 'LIMIT', 0, window)
 local out = {}
 for _, id in ipairs(ids) do
+  if #out >= limit then break end
   local key = msg_key(id)
-  redis.call('ZREM', P .. ':due', id)
-  if redis.call('EXISTS', key) == 1 then
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('ZREM', P .. ':due', id)
+  elseif not (skipping and skip[redis.call('HGET', key, 'e')]) then
+    redis.call('ZREM', P .. ':due', id)
     local generation = redis.call('HINCRBY', key, 'g', 1)
     redis.call('HSET', key, 'l', generation)
     redis.call('ZADD', P .. ':leases', now + lease_ms, id)

@@ -52,6 +52,8 @@ mod observe;
 mod pagination;
 mod poll;
 mod redact;
+#[cfg(feature = "redis")]
+mod redis_lease;
 mod schedule;
 mod state;
 mod stats;
@@ -70,6 +72,8 @@ pub use group::{PollerGroup, PollerGroupBuilder, DEFAULT_MAX_IN_FLIGHT};
 pub use handler::{handler_fn, Handler, HandlerFn, Outcome};
 pub use lease::TargetLease;
 pub use pagination::{Pagination, DEFAULT_MAX_PAGES};
+#[cfg(feature = "redis")]
+pub use redis_lease::{RedisTargetLease, RedisTargetLeaseBuilder};
 pub use schedule::{spread_offset, Schedule};
 #[cfg(feature = "sqlite")]
 pub use state::SqliteStateStore;

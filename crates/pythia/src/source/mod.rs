@@ -25,6 +25,10 @@ mod error;
 mod relay;
 mod route;
 
+#[cfg(feature = "nats")]
+mod nats;
+#[cfg(feature = "rabbitmq")]
+mod rabbitmq;
 #[cfg(feature = "redis")]
 pub(crate) mod redis_conn;
 #[cfg(feature = "redis")]
@@ -37,6 +41,10 @@ pub use error::SourceError;
 pub use relay::{Relay, RelayBuilder, RelayStats, Unroutable};
 pub use route::Route;
 
+#[cfg(feature = "nats")]
+pub use nats::{NatsSource, NatsSourceBuilder};
+#[cfg(feature = "rabbitmq")]
+pub use rabbitmq::{RabbitMqSource, RabbitMqSourceBuilder};
 #[cfg(feature = "redis")]
 pub use redis_list::{RedisListSource, RedisListSourceBuilder};
 #[cfg(feature = "redis")]
@@ -66,6 +74,17 @@ impl Source for Box<dyn Source> {
     async fn next(&mut self) -> Result<Delivery, SourceError> {
         (**self).next().await
     }
+}
+
+/// A consumer name unique to this process: host name, process id and a random suffix.
+#[cfg_attr(not(any(feature = "redis", feature = "rabbitmq")), allow(dead_code))]
+pub(crate) fn default_consumer_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "pythia".to_owned());
+    let suffix: u32 = rand::random();
+    format!("{host}-{}-{suffix:08x}", std::process::id())
 }
 
 /// A URL fit for logs: scheme, host, port and path, never a user name or password.

@@ -28,12 +28,4 @@ pub(crate) async fn connect(
         .await
 }
 
-/// A consumer name unique to this process: host name, process id and a random suffix.
-pub(crate) fn default_consumer_name() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "pythia".to_owned());
-    let suffix: u32 = rand::random();
-    format!("{host}-{}-{suffix:08x}", std::process::id())
-}
+pub(crate) use super::default_consumer_name;

@@ -28,7 +28,7 @@ local function drain(list)
     moved = moved + 1
   end
 end
-drain(queue .. ':processing:' .. ARGV[2])
+if ARGV[3] == '1' then drain(queue .. ':processing:' .. ARGV[2]) end
 for _, name in ipairs(redis.call('SMEMBERS', queue .. ':consumers')) do
   if name ~= ARGV[2] and redis.call('EXISTS', queue .. ':alive:' .. name) == 0 then
     drain(queue .. ':processing:' .. name)
@@ -193,12 +193,20 @@ impl RedisListSource {
 
     async fn open(&mut self) -> redis::RedisResult<MultiplexedConnection> {
         let mut conn = redis_conn::connect(&self.client, self.block_timeout).await?;
-        self.heartbeat(&mut conn).await?;
+        // Whatever this consumer took before (a crash, a lost connection, a dropped `next`) is
+        // unacknowledged: it goes back to the queue first.
+        self.heartbeat(&mut conn, true).await?;
         Ok(conn)
     }
 
-    /// Renews this consumer's heartbeat and returns the work of lapsed consumers to the queue.
-    async fn heartbeat(&mut self, conn: &mut MultiplexedConnection) -> redis::RedisResult<()> {
+    /// Renews this consumer's heartbeat and returns the work of lapsed consumers to the queue,
+    /// and this consumer's own processing list too when `own` (only on connect: later, it
+    /// holds deliveries in hand or waiting out a nack delay).
+    async fn heartbeat(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        own: bool,
+    ) -> redis::RedisResult<()> {
         let ttl_ms = self.consumer_ttl.as_millis() as u64;
         redis::pipe()
             .atomic()
@@ -211,6 +219,7 @@ impl RedisListSource {
         let moved: u64 = Script::new(RECOVER)
             .arg(&self.keys.queue)
             .arg(&self.consumer)
+            .arg(if own { "1" } else { "0" })
             .invoke_async(conn)
             .await?;
         if moved > 0 {
@@ -227,7 +236,7 @@ impl RedisListSource {
         conn: &mut MultiplexedConnection,
     ) -> redis::RedisResult<Option<Vec<u8>>> {
         if Instant::now() >= self.next_heartbeat {
-            self.heartbeat(conn).await?;
+            self.heartbeat(conn, false).await?;
         }
         redis::cmd("BLMOVE")
             .arg(&self.keys.queue)

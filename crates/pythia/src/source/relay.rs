@@ -61,6 +61,7 @@ pub struct RelayBuilder {
     route: Option<Route>,
     unroutable: Unroutable,
     headers: Vec<(String, String)>,
+    event_type_header: Option<String>,
 }
 
 impl std::fmt::Debug for RelayBuilder {
@@ -99,6 +100,13 @@ impl RelayBuilder {
         self
     }
 
+    /// A header carrying each message's event type, as read by the route (like the
+    /// specification's `X-Event-Type`). Messages without one get no such header. Default: none.
+    pub fn event_type_header(mut self, name: impl Into<String>) -> Self {
+        self.event_type_header = Some(name.into());
+        self
+    }
+
     /// Checks the settings.
     pub fn build(self) -> Result<Relay, SourceError> {
         let route = self
@@ -116,6 +124,7 @@ impl RelayBuilder {
             route,
             unroutable: self.unroutable,
             headers: self.headers,
+            event_type_header: self.event_type_header,
             stats: RelayStats::default(),
         })
     }
@@ -154,6 +163,7 @@ pub struct Relay {
     route: Route,
     unroutable: Unroutable,
     headers: Vec<(String, String)>,
+    event_type_header: Option<String>,
     stats: RelayStats,
 }
 
@@ -186,6 +196,7 @@ impl Relay {
             route: None,
             unroutable: Unroutable::Drop,
             headers: Vec::new(),
+            event_type_header: None,
         }
     }
 
@@ -250,8 +261,12 @@ impl Relay {
     {
         let routed = self.route.resolve(&delivery.message);
         if routed.endpoints.is_empty() {
-            self.settle_unroutable(delivery, routed.event_type.as_deref())
-                .await;
+            let settle = Unsettled {
+                relay: &self.name,
+                stats: &self.stats,
+                unroutable: &self.unroutable,
+            };
+            settle.settle(delivery, routed.event_type.as_deref()).await;
             return Handled::Unroutable;
         }
 
@@ -311,6 +326,9 @@ impl Relay {
         event_type: Option<String>,
     ) -> Vec<NewMessage> {
         let mut headers = self.headers.clone();
+        if let (Some(name), Some(value)) = (&self.event_type_header, &event_type) {
+            headers.push((name.clone(), value.clone()));
+        }
         if !delivery.message.body.is_json() {
             if let Some(content_type) = delivery.message.body.content_type() {
                 headers.push(("content-type".to_owned(), content_type.to_owned()));
@@ -332,17 +350,27 @@ impl Relay {
             })
             .collect()
     }
+}
 
-    async fn settle_unroutable(&self, delivery: Delivery, event_type: Option<&str>) {
+/// What settling an unroutable message needs, borrowed apart from the source so that the
+/// relay's future stays `Send` (a source need not be `Sync`).
+struct Unsettled<'a> {
+    relay: &'a str,
+    stats: &'a RelayStats,
+    unroutable: &'a Unroutable,
+}
+
+impl Unsettled<'_> {
+    async fn settle(&self, delivery: Delivery, event_type: Option<&str>) {
         self.stats.inner.unroutable.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("pythia_relay_unroutable_total", "relay" => self.name.clone())
+        metrics::counter!("pythia_relay_unroutable_total", "relay" => self.relay.to_owned())
             .increment(1);
         let outcome = match self.unroutable {
             Unroutable::Drop => "dropped",
             Unroutable::DeadLetter => "dead-lettered",
         };
         tracing::warn!(
-            relay = %self.name,
+            relay = %self.relay,
             event_type = event_type.unwrap_or("<none>"),
             outcome,
             "no endpoint takes this message"
@@ -352,7 +380,38 @@ impl Relay {
             Unroutable::DeadLetter => delivery.reject("no endpoint takes this message").await,
         };
         if let Err(error) = settled {
-            tracing::warn!(relay = %self.name, error = %error, "settling an unroutable message failed");
+            tracing::warn!(relay = %self.relay, error = %error, "settling an unroutable message failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A relay runs on a multi-threaded runtime: its future must be `Send`, whatever the
+    /// source (sources need only be `Send`).
+    #[test]
+    fn the_relay_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let outbox: Arc<dyn Outbox> = Arc::new(crate::outbox::MemoryOutbox::new());
+        struct Never;
+        #[async_trait::async_trait]
+        impl Source for Never {
+            fn name(&self) -> &str {
+                "never"
+            }
+            async fn next(&mut self) -> Result<Delivery, SourceError> {
+                Err(SourceError::Closed)
+            }
+        }
+        let relay = Relay::builder(Never, outbox)
+            .route(Route::to(["a"]))
+            .build()
+            .unwrap();
+
+        let running = relay.run_until(std::future::pending());
+
+        assert_send(&running);
     }
 }

@@ -135,6 +135,17 @@ impl RetryPolicy {
         self.inner.max_attempts
     }
 
+    /// The delay before retry `retry` (0 is the first retry) as the strategy computes it,
+    /// capped by `max_delay`, before jitter: what a [`Jitter::None`] policy waits.
+    pub fn nominal_delay(&self, retry: u32) -> Duration {
+        self.inner.backoff.delay(retry).min(self.inner.max_delay)
+    }
+
+    /// The jitter applied to each delay.
+    pub fn jitter(&self) -> Jitter {
+        self.inner.jitter
+    }
+
     /// The longest a `Retry-After` header is honoured for.
     pub fn retry_after_cap(&self) -> Duration {
         self.inner.retry_after_cap

@@ -22,7 +22,7 @@
 //!
 //! | name | kind | labels |
 //! | --- | --- | --- |
-//! | `pythia_webhook_attempts_total` | counter | `endpoint`, `outcome` |
+//! | `pythia_outbox_attempts_total` | counter (settled attempts) | `endpoint`, `outcome` |
 //! | `pythia_webhook_delivery_latency_seconds` | histogram | `endpoint` |
 //! | `pythia_outbox_delivery_delay_seconds` | histogram (enqueue to delivery) | `endpoint` |
 //! | `pythia_outbox_dead_letters_total` | counter | `endpoint` |

@@ -30,7 +30,8 @@ pub(super) async fn settle(
     let lease = &claimed.lease;
     let endpoint = message.endpoint.as_str();
     let now = outbox::now();
-    metrics::counter!("pythia_webhook_attempts_total",
+    // The sender counts `pythia_webhook_attempts_total`; this counts what the outbox did.
+    metrics::counter!("pythia_outbox_attempts_total",
         "endpoint" => endpoint.to_owned(), "outcome" => result.label())
     .increment(1);
 

@@ -1,0 +1,106 @@
+//! Through a real SQLite file, a real `WebhookSender` and a real server: an idempotency key
+//! enqueued twice is delivered once, and a dead letter replayed is delivered with its id.
+#![cfg(feature = "sqlite")]
+
+use std::time::Duration;
+
+use pythia::outbox::{NewMessage, Outbox, Replay, SqliteOutbox};
+use pythia::webhook::dispatch::Dispatcher;
+use pythia::webhook::{WebhookConfig, WebhookSender};
+use pythia_testkit::{Reply, Route, TestServer};
+use tokio_util::sync::CancellationToken;
+
+/// A generous bound for a real-clock wait; the test fails rather than hangs.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn sender_for(server: &TestServer) -> WebhookSender {
+    let config = WebhookConfig::builder()
+        .base_url(server.base_url())
+        .secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .endpoint("partner", "/hook")
+        .build()
+        .unwrap();
+    WebhookSender::new(config).unwrap()
+}
+
+async fn until(mut done: impl AsyncFnMut() -> bool) {
+    tokio::time::timeout(PATIENCE, async {
+        while !done().await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("condition not met in time");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_enqueued_twice_is_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = SqliteOutbox::open(dir.path().join("outbox.db")).unwrap();
+    let server = TestServer::start().await;
+    server.route("/hook", Route::reply(Reply::ok()));
+    let dispatcher = Dispatcher::builder(outbox.clone(), sender_for(&server)).build();
+    let queue = dispatcher.queue();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(dispatcher.run_until(stop.clone().cancelled_owned()));
+
+    let message = || NewMessage::new("partner", r#"{"order":1}"#).idempotency_key("order-1");
+    let first = queue.enqueue(message()).await.unwrap();
+    let second = queue.enqueue(message()).await.unwrap();
+    tokio::time::timeout(PATIENCE, server.wait_for_hits("/hook", 1))
+        .await
+        .unwrap();
+    until(async || outbox.stats(None).await.unwrap().depth() == 0).await;
+    let third = queue.enqueue(message()).await.unwrap();
+    stop.cancel();
+    running.await.unwrap();
+
+    assert!(!first.duplicate);
+    assert!(second.duplicate);
+    assert!(third.duplicate, "a delivered key is remembered");
+    assert_eq!(second.id, first.id);
+    let requests = server.requests_to("/hook");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].header("webhook-id"), Some(first.id.as_str()));
+}
+
+#[tokio::test]
+async fn a_dead_letter_replayed_is_delivered_with_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = SqliteOutbox::open(dir.path().join("outbox.db")).unwrap();
+    let server = TestServer::start().await;
+    server.route(
+        "/hook",
+        Route::sequence(vec![Reply::status(400), Reply::ok()]),
+    );
+    let dispatcher = Dispatcher::builder(outbox.clone(), sender_for(&server)).build();
+    let queue = dispatcher.queue();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(dispatcher.run_until(stop.clone().cancelled_owned()));
+
+    let enqueued = queue.send("partner", r#"{"order":2}"#).await.unwrap();
+    until(async || outbox.stats(None).await.unwrap().dead == 1).await;
+    let dead = outbox.dead_letters(10).await.unwrap();
+    let replayed = outbox
+        .replay(Replay::Ids(vec![enqueued.id.clone()]))
+        .await
+        .unwrap();
+    tokio::time::timeout(PATIENCE, server.wait_for_hits("/hook", 2))
+        .await
+        .unwrap();
+    until(async || outbox.stats(None).await.unwrap().depth() == 0).await;
+    stop.cancel();
+    running.await.unwrap();
+
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].message.id, enqueued.id);
+    assert!(dead[0].reason.contains("400"), "reason: {}", dead[0].reason);
+    assert_eq!(replayed, 1);
+    let ids: Vec<_> = server
+        .requests_to("/hook")
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, vec![enqueued.id.clone(), enqueued.id]);
+    assert_eq!(outbox.stats(None).await.unwrap().dead, 0);
+}
