@@ -79,7 +79,7 @@ sink = "stdout"
     };
     let a = write(dir.path(), "a.toml", &config(&prefix, &poller("a")));
     let b = write(dir.path(), "b.toml", &config(&prefix, &poller("b")));
-    let mut daemons = vec![
+    let mut daemons = [
         Some(Daemon::start(&a, dir.path())),
         Some(Daemon::start(&b, dir.path())),
     ];

@@ -56,7 +56,9 @@ pub(crate) async fn build(
 
     for section in &loaded.config.relays {
         let relay = super::relays::build(section.get_ref(), outbox, endpoints)?;
-        summary.relays.push(section.get_ref().name.get_ref().clone());
+        summary
+            .relays
+            .push(section.get_ref().name.get_ref().clone());
         workers.push(Box::new(relay));
     }
 
@@ -82,7 +84,10 @@ async fn lease(loaded: &Loaded) -> Result<Option<Arc<dyn TargetLease>>, String> 
             .connect()
             .await
             .map_err(|e| format!("cannot reach the Redis for poller leases: {e}"))?;
-        tracing::info!(holder = lease.holder(), "pollers are shared through Redis leases");
+        tracing::info!(
+            holder = lease.holder(),
+            "pollers are shared through Redis leases"
+        );
         Ok(Some(Arc::new(lease)))
     }
     #[cfg(not(feature = "redis"))]
