@@ -287,8 +287,9 @@ impl HttpClientConfigBuilder {
         self
     }
 
-    /// The time allowed for a whole request: rate-limit wait, every attempt and every retry
-    /// delay. When it passes, the request fails with
+    /// The time allowed for a whole request once it has passed the rate limit: every attempt,
+    /// every retry delay and any pause of the host after a `429`. When it passes, the request
+    /// fails with
     /// [`ErrorKind::Deadline`](super::ErrorKind::Deadline).
     ///
     /// Default: none.
