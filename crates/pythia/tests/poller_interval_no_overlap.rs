@@ -61,9 +61,10 @@ async fn a_route_slower_than_the_interval_never_overlaps_and_skipped_ticks_are_c
             .unwrap(),
     )
     .unwrap();
+    let recorder = Recorder::new();
     let poller = Poller::builder(config(&server.url("/slow"), INTERVAL))
         .client(patient)
-        .handler(Recorder::new())
+        .handler(recorder.clone())
         .build()
         .unwrap();
     let stats = poller.stats();
@@ -83,4 +84,5 @@ async fn a_route_slower_than_the_interval_never_overlaps_and_skipped_ticks_are_c
     assert_eq!(offsets, vec![0, 30, 60]);
     assert_eq!(stats.snapshot().skipped_ticks, 4);
     assert_eq!(stats.snapshot().polls_ok, 3);
+    assert_eq!(recorder.len(), 3);
 }

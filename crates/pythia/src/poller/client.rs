@@ -3,6 +3,8 @@
 use super::{ConfigError, PollerConfig};
 use crate::http::{HttpClient, HttpClientConfig};
 
+// TODO(#3): a shared client applies the longest timeouts of its targets; a per-request
+// attempt timeout from each target's own settings would keep shorter ones exact.
 /// One client for targets that share it: the longest of their timeouts and body caps, a pool of
 /// `pool` connections, and TLS and redirect settings they must agree on.
 pub(crate) fn build_client(

@@ -15,7 +15,8 @@ use crate::message::new_message_id;
 use crate::{Body, Headers, Message, Metadata};
 
 /// The items of one page, and how many there are for pagination: the extractor's items of a
-/// JSON body, or the body itself (counting the elements of a JSON array).
+/// JSON body (none of an empty one), or else the body itself, empty or not (counting the
+/// elements of a JSON array).
 pub(crate) fn items(target: &Target, body: Body) -> (Vec<Body>, usize) {
     match (&target.extractor, body) {
         (Some(extractor), Body::Json(value)) => {
@@ -27,10 +28,12 @@ pub(crate) fn items(target: &Target, body: Body) -> (Vec<Body>, usize) {
             let count = items.len();
             (items, count)
         }
-        (_, Body::Empty) => (Vec::new(), 0),
+        (Some(_), Body::Empty) => (Vec::new(), 0),
         (_, body) => {
+            // Every response is a message, an empty one (a 204) included.
             let count = match &body {
                 Body::Json(Value::Array(items)) => items.len(),
+                Body::Empty => 0,
                 _ => 1,
             };
             (vec![body], count)
