@@ -12,13 +12,15 @@ use super::routing::Endpoints;
 use crate::config::model::{RelaySection, RouteSection, SourceSection};
 
 /// The source kinds this binary was built with.
-// TODO(#6): add `nats` and `rabbitmq` once their sources are published in the library; until
-// then `check` reports them as not built.
 const BUILT_KINDS: &[&str] = &[
     #[cfg(feature = "redis")]
     "redis_list",
     #[cfg(feature = "redis")]
     "redis_stream",
+    #[cfg(feature = "nats")]
+    "nats",
+    #[cfg(feature = "rabbitmq")]
+    "rabbitmq",
 ];
 
 /// Whether this binary was built with the feature that a source kind needs.
@@ -118,8 +120,10 @@ struct SourceSpec {
     url: String,
     queue: Option<String>,
     stream: Option<String>,
+    subject: Option<String>,
     group: Option<String>,
     consumer: Option<String>,
+    prefetch: Option<u32>,
 }
 
 impl From<&SourceSection> for SourceSpec {
@@ -129,14 +133,19 @@ impl From<&SourceSection> for SourceSpec {
             url: section.url.expose().to_owned(),
             queue: section.queue.clone(),
             stream: section.stream.clone(),
+            subject: section.subject.clone(),
             group: section.group.clone(),
             consumer: section.consumer.clone(),
+            prefetch: section.prefetch,
         }
     }
 }
 
 impl SourceSpec {
-    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    #[cfg_attr(
+        not(any(feature = "redis", feature = "nats", feature = "rabbitmq")),
+        allow(unused_variables)
+    )]
     fn builder(
         &self,
         relay: &str,
@@ -172,6 +181,41 @@ impl SourceSpec {
                     .map_err(|e| format!("relay `{relay}`: {e}"))?;
                 Ok(Relay::builder(source, outbox))
             }
+            #[cfg(feature = "nats")]
+            "nats" => {
+                let stream = self.stream.as_ref().ok_or_else(|| missing("stream"))?;
+                let durable = self.group.as_deref().unwrap_or("pythia");
+                let mut source = pythia::source::NatsSource::builder(&self.url, stream, durable)
+                    .name(relay.to_owned());
+                if let Some(subject) = &self.subject {
+                    source = source
+                        .subjects([subject.clone()])
+                        .filter_subject(subject.clone());
+                }
+                if let Some(batch) = self.prefetch {
+                    source = source.batch(batch as usize);
+                }
+                let source = source
+                    .build()
+                    .map_err(|e| format!("relay `{relay}`: {e}"))?;
+                Ok(Relay::builder(source, outbox))
+            }
+            #[cfg(feature = "rabbitmq")]
+            "rabbitmq" => {
+                let queue = self.queue.as_ref().ok_or_else(|| missing("queue"))?;
+                let mut source = pythia::source::RabbitMqSource::builder(&self.url, queue)
+                    .name(relay.to_owned());
+                if let Some(tag) = &self.consumer {
+                    source = source.consumer_tag(tag.clone());
+                }
+                if let Some(prefetch) = self.prefetch {
+                    source = source.prefetch(u16::try_from(prefetch).unwrap_or(u16::MAX));
+                }
+                let source = source
+                    .build()
+                    .map_err(|e| format!("relay `{relay}`: {e}"))?;
+                Ok(Relay::builder(source, outbox))
+            }
             other => Err(format!(
                 "relay `{relay}`: source kind `{other}` is not built into this binary"
             )),
@@ -189,28 +233,9 @@ impl Worker for RelayWorker {
         let relay = (self.factory)()?;
         ctx.health.success();
         let shutdown = ctx.shutdown.clone();
-        // TODO(#6): run the relay on this runtime once `Relay::run_until` is `Send` for every
-        // source (a fix the brokers branch carries); until then it gets a thread and a
-        // single-threaded runtime of its own.
-        let (done, result) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name(format!("relay-{}", self.name))
-            .spawn(move || {
-                let outcome = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| e.to_string())
-                    .and_then(|runtime| {
-                        runtime
-                            .block_on(relay.run_until(async move { shutdown.triggered().await }))
-                            .map_err(|e| e.to_string())
-                    });
-                let _ = done.send(outcome);
-            })?;
-        match result.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(error.into()),
-            Err(_) => Err("the relay thread stopped without a result".into()),
-        }
+        relay
+            .run_until(async move { shutdown.triggered().await })
+            .await?;
+        Ok(())
     }
 }

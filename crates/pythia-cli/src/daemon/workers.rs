@@ -67,7 +67,7 @@ pub(crate) async fn build(
 
 /// With a Redis outbox, pollers are shared: each target is polled by the one live daemon that
 /// holds its lease in the same Redis, under the outbox prefix.
-#[allow(clippy::unused_async)]
+#[cfg_attr(not(feature = "redis"), allow(clippy::unused_async))]
 async fn lease(loaded: &Loaded) -> Result<Option<Arc<dyn TargetLease>>, String> {
     let Some(url) = &loaded.config.outbox.url else {
         return Ok(None);
@@ -76,13 +76,24 @@ async fn lease(loaded: &Loaded) -> Result<Option<Arc<dyn TargetLease>>, String> 
     if !url.starts_with("redis") {
         return Ok(None);
     }
-    // TODO(#6): hold each poller's target through the Redis `TargetLease` once it is
-    // published in the library; until then every daemon on a Redis outbox polls every target.
-    tracing::warn!(
-        url = %crate::config::types::redact_url_text(url),
-        "poller leases are not available in this build: every daemon polls every target"
-    );
-    Ok(None)
+    #[cfg(feature = "redis")]
+    {
+        let prefix = loaded.config.outbox.prefix.as_deref().unwrap_or("pythia");
+        let lease = pythia::poller::RedisTargetLease::builder(url)
+            .prefix(format!("{prefix}:lease"))
+            .connect()
+            .await
+            .map_err(|e| format!("cannot reach the Redis for poller leases: {e}"))?;
+        tracing::info!(
+            holder = lease.holder(),
+            "pollers are shared through Redis leases"
+        );
+        Ok(Some(Arc::new(lease)))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        Ok(None)
+    }
 }
 
 /// Where pollers keep validators, cursors and seen keys across restarts: a SQLite file beside
