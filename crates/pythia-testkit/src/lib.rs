@@ -40,6 +40,7 @@
 //!
 //! None.
 
+mod chunks;
 mod reply;
 mod request;
 mod route;

@@ -37,6 +37,8 @@ pub struct Reply {
     pub(crate) body: Bytes,
     pub(crate) delay: Option<Duration>,
     pub(crate) action: Action,
+    /// Send the body in chunks of this many bytes, without `Content-Length`.
+    pub(crate) chunk_size: Option<usize>,
 }
 
 impl Default for Reply {
@@ -48,6 +50,7 @@ impl Default for Reply {
             body: Bytes::new(),
             delay: None,
             action: Action::Respond,
+            chunk_size: None,
         }
     }
 }
@@ -126,6 +129,14 @@ impl Reply {
         let value = HeaderValue::try_from(value)
             .unwrap_or_else(|_| panic!("{value:?} is not a valid header value"));
         self.headers.append(name, value);
+        self
+    }
+
+    /// Sends the body in chunks of `size` bytes (at least 1) with chunked transfer encoding
+    /// and no `Content-Length`, so the client only learns the length by reading. Default: the
+    /// whole body at once, with `Content-Length`.
+    pub fn chunked(mut self, size: usize) -> Self {
+        self.chunk_size = Some(size.max(1));
         self
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -23,6 +23,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use crate::chunks::Chunks;
 use crate::reply::Action;
 use crate::{RecordedRequest, Reply, Route, TestPki, TlsOptions};
 
@@ -67,6 +68,9 @@ struct Entry {
     cursor: AtomicUsize,
     hits: Arc<AtomicUsize>,
 }
+
+/// A response body: whole with `Content-Length`, or chunked.
+type ReplyBody = Either<Full<Bytes>, Chunks>;
 
 /// The service's error: hyper closes the connection without answering.
 #[derive(Debug)]
@@ -305,7 +309,7 @@ where
 async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, CloseConnection> {
+) -> Result<Response<ReplyBody>, CloseConnection> {
     let at = Instant::now();
     let (parts, body) = request.into_parts();
     let body = body
@@ -348,7 +352,7 @@ async fn handle(
     respond(reply).await
 }
 
-async fn respond(reply: Reply) -> Result<Response<Full<Bytes>>, CloseConnection> {
+async fn respond(reply: Reply) -> Result<Response<ReplyBody>, CloseConnection> {
     if reply.action == Action::Hang {
         return std::future::pending::<Result<_, Infallible>>()
             .await
@@ -361,7 +365,11 @@ async fn respond(reply: Reply) -> Result<Response<Full<Bytes>>, CloseConnection>
         return Err(CloseConnection);
     }
 
-    let mut response = Response::new(Full::new(reply.body));
+    let body = match reply.chunk_size {
+        None => Either::Left(Full::new(reply.body)),
+        Some(size) => Either::Right(Chunks::new(reply.body, size)),
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = reply.status;
     *response.headers_mut() = reply.headers;
     Ok(response)

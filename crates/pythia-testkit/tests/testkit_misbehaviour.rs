@@ -83,3 +83,19 @@ async fn retry_after_at_sends_an_http_date() {
         "Wed, 21 Oct 2015 07:28:00 GMT"
     );
 }
+
+#[tokio::test]
+async fn a_chunked_reply_has_no_content_length_and_arrives_whole() {
+    let server = TestServer::start().await;
+    let body = vec![b'z'; 10_000];
+    server.route(
+        "/stream",
+        Route::reply(Reply::ok().bytes(body.clone()).chunked(1000)),
+    );
+
+    let response = reqwest::get(server.url("/stream")).await.unwrap();
+
+    assert!(response.headers().get("content-length").is_none());
+    assert_eq!(response.headers()["transfer-encoding"], "chunked");
+    assert_eq!(response.bytes().await.unwrap(), body);
+}

@@ -51,3 +51,30 @@ async fn an_oversized_error_body_is_refused_too() {
     assert_eq!(error.kind(), ErrorKind::BodyTooLarge);
     assert_eq!(error.status().map(|s| s.as_u16()), Some(404));
 }
+
+#[tokio::test]
+async fn a_chunked_body_without_a_length_is_cut_off_at_the_cap() {
+    let server = TestServer::start().await;
+    let body = vec![b'x'; CAP * 8];
+    server.route(
+        "/stream",
+        Route::reply(Reply::ok().bytes(body).chunked(256)),
+    );
+
+    let error = client(&server).get("/stream").send().await.unwrap_err();
+
+    assert_eq!(error.kind(), ErrorKind::BodyTooLarge);
+}
+
+#[tokio::test]
+async fn a_chunked_body_within_the_cap_is_read_whole() {
+    let server = TestServer::start().await;
+    server.route(
+        "/stream",
+        Route::reply(Reply::ok().bytes(vec![b'x'; CAP]).chunked(100)),
+    );
+
+    let response = client(&server).get("/stream").send().await.unwrap();
+
+    assert_eq!(response.body().len(), CAP);
+}
