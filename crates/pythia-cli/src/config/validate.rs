@@ -124,7 +124,8 @@ pub(super) fn validate(config: &Config, http: &HttpSection, poller_env: &PollerE
             problems.push((
                 Some(kind.span()),
                 format!(
-                    "source kind `{}` is not built into this binary (build with --features brokers)",
+                    "source kind `{}` is not built into this binary \
+                     (build with --features brokers)",
                     kind.get_ref()
                 ),
             ));
@@ -271,7 +272,10 @@ fn check_retry(retry: Option<&Spanned<RetrySection>>, problems: &mut Problems) {
         ) {
             problems.push((
                 span.clone(),
-                format!("unknown retry strategy `{strategy}`: use fixed, linear, exponential or schedule"),
+                format!(
+                    "unknown retry strategy `{strategy}`: use fixed, linear, exponential or \
+                     schedule"
+                ),
             ));
         }
         if strategy == "schedule" && section.schedule.as_ref().is_none_or(Vec::is_empty) {

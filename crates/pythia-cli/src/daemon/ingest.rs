@@ -132,7 +132,9 @@ async fn accept(
             let listed: Vec<Value> = done
                 .iter()
                 .zip(&endpoints)
-                .map(|(d, endpoint)| json!({"endpoint": endpoint, "id": d.id, "duplicate": d.duplicate}))
+                .map(|(d, endpoint)| {
+                    json!({"endpoint": endpoint, "id": d.id, "duplicate": d.duplicate})
+                })
                 .collect();
             let id = done.first().map(|d| d.id.clone()).unwrap_or_default();
             (
@@ -152,7 +154,10 @@ async fn accept(
             "the payload is over the size limit",
         ),
         Err(error) => {
-            tracing::error!(%error, "ingest could not store a message; the client was told to retry");
+            tracing::error!(
+                %error,
+                "ingest could not store a message; the client was told to retry"
+            );
             metrics::counter!("pythia_ingest_rejected_total", "reason" => "outbox").increment(1);
             let mut response = reject(
                 StatusCode::SERVICE_UNAVAILABLE,
