@@ -18,6 +18,7 @@ pub fn now() -> SystemTime {
 }
 
 /// Milliseconds since the Unix epoch, saturating at zero for times before it.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn to_millis(at: SystemTime) -> i64 {
     at.duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -25,6 +26,7 @@ pub(crate) fn to_millis(at: SystemTime) -> i64 {
 }
 
 /// The instant `millis` milliseconds after the Unix epoch (negative values clamp to it).
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn from_millis(millis: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
 }

@@ -1,5 +1,11 @@
 //! The reconnect delay shared by the sources.
 
+// Without a broker feature only the relay's `Backoff::next_delay` is used.
+#![cfg_attr(
+    not(any(feature = "redis", feature = "nats", feature = "rabbitmq")),
+    allow(dead_code)
+)]
+
 use std::time::Duration;
 
 use rand::rngs::SmallRng;

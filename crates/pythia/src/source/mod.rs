@@ -88,6 +88,10 @@ pub(crate) fn default_consumer_name() -> String {
 }
 
 /// A URL fit for logs: scheme, host, port and path, never a user name or password.
+#[cfg_attr(
+    not(any(feature = "redis", feature = "nats", feature = "rabbitmq")),
+    allow(dead_code)
+)]
 pub(crate) fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut url) => {

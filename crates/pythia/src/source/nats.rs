@@ -150,8 +150,18 @@ impl NatsSourceBuilder {
     }
 }
 
-/// Reads a NATS JetStream stream through a durable pull consumer. See the
-/// [module docs](self).
+/// Reads a NATS JetStream stream through a durable pull consumer.
+///
+/// The source fetches batches from a durable pull consumer with explicit acks
+/// (`AckPolicy::Explicit`). Ack is a JetStream ack; nack is a NAK with a delay, so the server
+/// redelivers after it; reject is a TERM, which stops redelivery (JetStream has no dead-letter
+/// stream of its own: the server publishes an advisory that a dead-letter consumer may
+/// follow). A message not acknowledged within `ack_wait` (a crash, a lost connection) is
+/// redelivered by the server. The stream sequence names the message across redeliveries, so
+/// the relay stores a redelivery only once.
+///
+/// When a fetch fails or the connection drops, the source drops its client and connects again
+/// with the shared jittered backoff.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), pythia::source::SourceError> {

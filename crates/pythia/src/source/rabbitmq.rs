@@ -113,7 +113,19 @@ impl RabbitMqSourceBuilder {
     }
 }
 
-/// Consumes a RabbitMQ queue with manual acks. See the [module docs](self).
+/// Consumes a RabbitMQ queue with manual acks.
+///
+/// The source consumes one queue with `basic.consume` and manual acknowledgement, limited to
+/// `prefetch` unacknowledged messages at a time (`basic.qos`). Ack is `basic.ack`; nack is
+/// `basic.nack` with requeue (after the delay, during which the message stays unacknowledged
+/// and so invisible to other consumers); reject is `basic.reject` without requeue, which routes
+/// the message to the queue's dead-letter exchange when it has one. The broker requeues every
+/// unacknowledged message when the channel closes (a crash, a lost connection). A message
+/// that carries an AMQP `message_id` is named by it across redeliveries, so the relay stores a
+/// redelivery only once.
+///
+/// When the connection or the consumer fails, the source connects again with the shared
+/// jittered backoff.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), pythia::source::SourceError> {

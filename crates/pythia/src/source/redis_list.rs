@@ -138,7 +138,13 @@ impl Keys {
     }
 }
 
-/// Consumes a Redis list as a reliable queue. See the [module docs](self).
+/// Consumes a Redis list as a reliable queue.
+///
+/// Producers `LPUSH` onto the queue. Each consumer atomically moves the oldest entry into its
+/// own processing list (`BLMOVE queue <queue>:processing:<consumer> RIGHT LEFT`) and removes
+/// it from there on ack, so a message is always in one of the two lists. Every consumer keeps a
+/// heartbeat key alive; when a consumer's heartbeat lapses (it crashed), any other consumer
+/// moves that consumer's processing list back onto the queue, at the end that is read next.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), pythia::source::SourceError> {

@@ -131,7 +131,15 @@ impl RedisStreamSourceBuilder {
     }
 }
 
-/// Reads a Redis stream through a consumer group. See the [module docs](self).
+/// Reads a Redis stream through a consumer group.
+///
+/// The group is created on first use (`XGROUP CREATE ... MKSTREAM`, from the start of the
+/// stream unless told otherwise). On each (re)connect the consumer first re-reads its own
+/// pending entries (those it read but never acknowledged, for instance before a crash), then
+/// reads new ones with `XREADGROUP`. Every `claim_interval` it takes over entries that another
+/// consumer left pending longer than `min_idle` with `XAUTOCLAIM`. Ack is `XACK`; a nack leaves
+/// the entry pending so that it is claimed again after `min_idle`; a reject copies the entry to
+/// `<stream>:dead` and acknowledges it.
 pub struct RedisStreamSource {
     name: String,
     consumer: String,
