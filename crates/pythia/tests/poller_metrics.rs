@@ -79,3 +79,51 @@ async fn polls_304s_items_failures_and_durations_are_exported() {
     let durations = find(&snapshot, "pythia_poller_poll_duration_seconds", None);
     assert!(matches!(durations, Some(DebugValue::Histogram(h)) if h.len() == 3));
 }
+
+#[tokio::test(start_paused = true)]
+async fn targets_sharing_a_metrics_label_make_one_series_and_keep_their_names() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = metrics::set_default_local_recorder(&recorder);
+    let server = TestServer::start().await;
+    server.route("/item", Route::reply(Reply::ok().json(json!({"v": 1}))));
+    let handler = Recorder::new();
+    let targets = (0..20).map(|n| {
+        Poller::builder(config(
+            &server.url(&format!("/item?n={n}")),
+            Duration::from_secs(10),
+        ))
+        .name(format!("item-{n}"))
+        .metrics_label("fleet")
+        .spread(false)
+        .handler(handler.clone())
+    });
+    let group = pythia::poller::PollerGroup::builder()
+        .targets(targets)
+        .build()
+        .unwrap();
+
+    let running = Running::start(group);
+    after(Duration::from_secs(5)).await;
+    running.stop().await;
+    let snapshot = snapshotter.snapshot().into_vec();
+
+    let series: Vec<&str> = snapshot
+        .iter()
+        .filter(|(key, ..)| key.key().name() == "pythia_poller_polls_total")
+        .flat_map(|(key, ..)| key.key().labels().filter(|l| l.key() == "poller"))
+        .map(|label| label.value())
+        .collect();
+    assert_eq!(series, ["fleet"]);
+    let polls: u64 = snapshot
+        .iter()
+        .filter(|(key, ..)| key.key().name() == "pythia_poller_polls_total")
+        .map(|(.., value)| match value {
+            DebugValue::Counter(n) => *n,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(polls, 20);
+    assert_eq!(server.hits("/item"), 20);
+    assert_eq!(handler.len(), 20);
+}

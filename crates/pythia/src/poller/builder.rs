@@ -41,6 +41,7 @@ use crate::{BoxError, Message};
 pub struct PollerBuilder {
     config: PollerConfig,
     name: Option<String>,
+    metrics_label: Option<String>,
     schedule: Option<Schedule>,
     spread: Option<bool>,
     jitter: Duration,
@@ -72,6 +73,7 @@ impl PollerBuilder {
         PollerBuilder {
             config,
             name: None,
+            metrics_label: None,
             schedule: None,
             spread: None,
             jitter: Duration::ZERO,
@@ -92,6 +94,17 @@ impl PollerBuilder {
     /// Default: the URL without secrets.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// The value of the `poller` label on this target's metrics. Default: the
+    /// [`name`](Self::name).
+    ///
+    /// Every distinct value is one time series per metric in a recorder, so many targets of
+    /// one kind (a group of 100,000, say) should share one label, such as the group's name,
+    /// while their names stay distinct for logs, health, leases and state.
+    pub fn metrics_label(mut self, label: impl Into<String>) -> Self {
+        self.metrics_label = Some(label.into());
         self
     }
 
@@ -236,8 +249,14 @@ impl PollerBuilder {
             None => default_retry()?,
         };
         let name = self.name.unwrap_or_else(|| self.config.display_url());
+        let name: Arc<str> = Arc::from(name);
+        let metrics_label = match self.metrics_label {
+            Some(label) => Arc::from(label),
+            None => Arc::clone(&name),
+        };
         let target = Target {
-            name: Arc::from(name),
+            name,
+            metrics_label,
             config: self.config,
             schedule,
             spread: self.spread,

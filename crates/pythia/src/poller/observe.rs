@@ -12,10 +12,10 @@ use super::stats::PollerStats;
 use super::target::Target;
 use super::Outcome;
 
-// TODO(#3): every target is its own `poller` label, so a group of 100,000 targets makes
-// 100,000 series per metric in a recorder; a group-level label option would bound that.
+/// The `poller` label: the target's name unless it was given a shared
+/// [`metrics_label`](super::PollerBuilder::metrics_label).
 fn label(target: &Target) -> Arc<str> {
-    Arc::clone(&target.name)
+    Arc::clone(&target.metrics_label)
 }
 
 fn millis(duration: Duration) -> f64 {

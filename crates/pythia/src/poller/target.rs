@@ -17,6 +17,8 @@ use crate::resilience::RetryPolicy;
 /// Everything needed to poll one target, fixed once built.
 pub(crate) struct Target {
     pub(crate) name: Arc<str>,
+    /// The `poller` label of its metrics.
+    pub(crate) metrics_label: Arc<str>,
     pub(crate) config: PollerConfig,
     pub(crate) schedule: Schedule,
     pub(crate) spread: Option<bool>,
@@ -37,6 +39,7 @@ impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Target")
             .field("name", &self.name)
+            .field("metrics_label", &self.metrics_label)
             .field("config", &self.config)
             .field("schedule", &self.schedule)
             .field("extractor", &self.extractor)
