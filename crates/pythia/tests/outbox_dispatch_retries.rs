@@ -123,3 +123,34 @@ async fn retry_after_longer_than_the_schedule_is_honoured() {
     let attempts = sender.attempts_of(&id);
     assert!(attempts[1].at - attempts[0].at >= Duration::from_secs(120));
 }
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_beyond_the_cap_waits_only_the_cap() {
+    let schedule = DeliverySchedule::new([Duration::from_secs(1)]).jitter(0.0);
+    let sender = FakeSender::new(schedule, |_, before| {
+        if before == 0 {
+            Step::Answer(pythia::webhook::AttemptResult::Failed {
+                status: Some(503),
+                error: "service unavailable".to_owned(),
+                retryable: true,
+                retry_after: Some(Duration::from_secs(365 * 24 * 3600)),
+            })
+        } else {
+            Step::Answer(delivered())
+        }
+    });
+    let outbox = MemoryOutbox::new();
+    let builder = Dispatcher::builder(outbox.clone(), sender.clone())
+        .retry_after_cap(Duration::from_secs(600));
+    let (running, queue) = Running::start(builder);
+
+    let id = queue.send("orders", "{}").await.unwrap().id;
+    drained(&outbox, DAY).await;
+    running.stop().await;
+
+    let attempts = sender.attempts_of(&id);
+    assert_eq!(attempts.len(), 2, "delivered within a day, not a year later");
+    let gap = attempts[1].at - attempts[0].at;
+    assert!(gap >= Duration::from_secs(600), "{gap:?}");
+    assert!(gap < Duration::from_secs(610), "{gap:?}");
+}

@@ -47,6 +47,9 @@ pub use super::schedule::{DeliverySchedule, DEFAULT_DELAYS};
 pub use deliver::Deliver;
 pub use queue::{QueueError, WebhookQueue, DEFAULT_MAX_PAYLOAD_BYTES};
 
+/// The default of [`DispatcherBuilder::retry_after_cap`]: one hour.
+pub const DEFAULT_RETRY_AFTER_CAP: Duration = Duration::from_secs(3600);
+
 /// Delivers the messages of an outbox; see the [module docs](self).
 ///
 /// ```no_run
@@ -82,6 +85,7 @@ struct Config {
     claim_batch: usize,
     drain_timeout: Duration,
     stats_interval: Duration,
+    retry_after_cap: Duration,
 }
 
 impl fmt::Debug for Dispatcher {
@@ -107,6 +111,7 @@ impl Dispatcher {
                 claim_batch: 64,
                 drain_timeout: Duration::from_secs(10),
                 stats_interval: Duration::from_secs(15),
+                retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
             },
         }
     }
@@ -190,6 +195,15 @@ impl DispatcherBuilder {
     /// (at least 100 ms).
     pub fn stats_interval(mut self, interval: Duration) -> Self {
         self.config.stats_interval = interval.max(Duration::from_millis(100));
+        self
+    }
+
+    /// The longest `Retry-After` a failed attempt may impose. A longer one is cut to this, so
+    /// a receiver (or anything between) answering `Retry-After: 31536000` cannot park a
+    /// message for a year; the endpoint's own schedule still applies when it is longer.
+    /// Default: [`DEFAULT_RETRY_AFTER_CAP`], one hour.
+    pub fn retry_after_cap(mut self, cap: Duration) -> Self {
+        self.config.retry_after_cap = cap;
         self
     }
 

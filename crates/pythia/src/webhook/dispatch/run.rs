@@ -170,6 +170,7 @@ impl Loop {
         };
         let outbox = self.outbox.clone();
         let deliver = self.deliver.clone();
+        let retry_after_cap = self.config.retry_after_cap;
 
         let handle = self.tasks.spawn(async move {
             let message = &claimed.message;
@@ -181,7 +182,7 @@ impl Loop {
                 timestamp: None,
             };
             let result = deliver.attempt(&request).await;
-            settle(&*outbox, &*deliver, &claimed, &result).await
+            settle(&*outbox, &*deliver, &claimed, &result, retry_after_cap).await
         });
         self.flights.insert(handle.id(), flight);
     }

@@ -19,12 +19,14 @@ pub(super) enum Settled {
     Unsettled,
 }
 
-/// Acks, reschedules or dead-letters `claimed` according to `result`.
+/// Acks, reschedules or dead-letters `claimed` according to `result`. A `Retry-After` longer
+/// than `retry_after_cap` counts as the cap.
 pub(super) async fn settle(
     outbox: &dyn Outbox,
     deliver: &dyn Deliver,
     claimed: &Claimed,
     result: &AttemptResult,
+    retry_after_cap: Duration,
 ) -> Settled {
     let message = &claimed.message;
     let lease = &claimed.lease;
@@ -71,7 +73,7 @@ pub(super) async fn settle(
             };
             match delay {
                 Some(delay) => {
-                    let delay = delay.max(retry_after.unwrap_or_default());
+                    let delay = delay.max(retry_after.unwrap_or_default().min(retry_after_cap));
                     tracing::debug!(endpoint, id = %message.id, attempt = failed,
                         retry_in = ?delay, error = %described, "webhook attempt failed, retrying");
                     let update = outbox
