@@ -149,7 +149,11 @@ async fn retry_after_beyond_the_cap_waits_only_the_cap() {
     running.stop().await;
 
     let attempts = sender.attempts_of(&id);
-    assert_eq!(attempts.len(), 2, "delivered within a day, not a year later");
+    assert_eq!(
+        attempts.len(),
+        2,
+        "delivered within a day, not a year later"
+    );
     let gap = attempts[1].at - attempts[0].at;
     assert!(gap >= Duration::from_secs(600), "{gap:?}");
     assert!(gap < Duration::from_secs(610), "{gap:?}");
