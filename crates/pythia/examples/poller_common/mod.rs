@@ -78,6 +78,7 @@ pub async fn run(worker: impl Worker, countdown: &Countdown) -> Result<(), BoxEr
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 
     let runtime = Runtime::builder().worker(worker).build();
