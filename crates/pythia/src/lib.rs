@@ -109,3 +109,8 @@ pub use message::{Body, Headers, Message, Metadata};
 
 /// A boxed error, as returned by handlers and workers.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The README's Rust examples, compiled as doctests so that the front door stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
