@@ -15,17 +15,50 @@ use crate::config::Loaded;
 /// The binary refuses loopback and private addresses unless `allow_private_networks` is set.
 const DEFAULT_ALLOW_PRIVATE: bool = false;
 
-/// An HTTP client builder from an `[http]` section (already merged with the `HTTP_*`
-/// variables).
+/// The client builder of the pollers from an `[http]` section (already merged with the
+/// `HTTP_*` variables): the transport settings of [`transport_builder`], plus the base URL,
+/// redirects, default headers, authentication, retries, breaker and rate limit.
 pub(crate) fn http_builder(
+    http: &HttpSection,
+    loaded: &Loaded,
+) -> Result<HttpClientConfigBuilder, String> {
+    let mut builder = transport_builder(http, loaded)?;
+    if let Some(url) = &http.base_url {
+        builder = builder.base_url(url.0.as_str());
+    }
+    if let Some(follow) = http.follow_redirects {
+        builder = builder.follow_redirects(follow);
+    }
+    for (name, value) in &http.headers {
+        builder = builder.default_header(name, value.expose());
+    }
+    if let Some(auth) = &http.auth {
+        builder = builder.auth(auth_of(auth));
+    }
+    if let Some(retry) = &http.retry {
+        builder = builder.retry(retry_policy(retry.get_ref(), 3)?);
+    }
+    if let Some(breaker) = &http.circuit_breaker {
+        builder = builder.circuit_breaker(Some(breaker_config(breaker)?));
+    }
+    if let Some(limit) = &http.rate_limit {
+        builder = builder.rate_limit(Some(rate_limit(limit)));
+    }
+    Ok(builder)
+}
+
+/// The transport settings of an `[http]` section and nothing else: timeouts, pool and
+/// keep-alive, TLS (CA, mutual TLS), the user agent, the body cap and the SSRF guard.
+///
+/// This is all the webhook client takes from `[http]`: the default headers and the
+/// authentication are meant for polled APIs and must never reach a webhook endpoint (each
+/// endpoint has its own `headers`).
+pub(crate) fn transport_builder(
     http: &HttpSection,
     loaded: &Loaded,
 ) -> Result<HttpClientConfigBuilder, String> {
     let mut builder = HttpClientConfig::builder()
         .allow_private_networks(http.allow_private_networks.unwrap_or(DEFAULT_ALLOW_PRIVATE));
-    if let Some(url) = &http.base_url {
-        builder = builder.base_url(url.0.as_str());
-    }
     if let Some(d) = http.connect_timeout {
         builder = builder.connect_timeout(d.0);
     }
@@ -60,26 +93,8 @@ pub(crate) fn http_builder(
     if let Some(agent) = &http.user_agent {
         builder = builder.user_agent(agent);
     }
-    if let Some(follow) = http.follow_redirects {
-        builder = builder.follow_redirects(follow);
-    }
     if let Some(max) = http.max_body_bytes {
         builder = builder.max_body_bytes(max);
-    }
-    for (name, value) in &http.headers {
-        builder = builder.default_header(name, value.expose());
-    }
-    if let Some(auth) = &http.auth {
-        builder = builder.auth(auth_of(auth));
-    }
-    if let Some(retry) = &http.retry {
-        builder = builder.retry(retry_policy(retry.get_ref(), 3)?);
-    }
-    if let Some(breaker) = &http.circuit_breaker {
-        builder = builder.circuit_breaker(Some(breaker_config(breaker)?));
-    }
-    if let Some(limit) = &http.rate_limit {
-        builder = builder.rate_limit(Some(rate_limit(limit)));
     }
     Ok(builder)
 }
@@ -243,13 +258,14 @@ fn endpoint_config(endpoint: &EndpointSection) -> Result<EndpointConfig, String>
     Ok(config)
 }
 
-/// The webhook sender for every `[[endpoint]]`, over a client built from `[http]`.
+/// The webhook sender for every `[[endpoint]]`, over a client with the transport settings of
+/// `[http]` only (see [`transport_builder`]).
 ///
 /// Endpoint headers are sent with every webhook through the outbox message (see the sinks and
 /// ingest), not here.
 pub(crate) fn webhook_sender(loaded: &Loaded) -> Result<WebhookSender, String> {
     let http = &loaded.http;
-    let mut builder = WebhookConfig::builder().http(http_builder(http, loaded)?);
+    let mut builder = WebhookConfig::builder().http(transport_builder(http, loaded)?);
     if let Some(d) = http.timeout {
         builder = builder.timeout(d.0);
     }

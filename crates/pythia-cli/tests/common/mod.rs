@@ -32,8 +32,14 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `pythia run CONFIG` and waits (at most 20 s) for its ready file.
     pub fn start(config: &Path, dir: &Path) -> Daemon {
+        Daemon::start_with_env(config, dir, &[])
+    }
+
+    /// Like [`Daemon::start`], with these environment variables set for the daemon.
+    pub fn start_with_env(config: &Path, dir: &Path, env: &[(&str, &str)]) -> Daemon {
         let ready_file = dir.join(format!("ready-{}.json", rand_suffix()));
         let child = pythia()
+            .envs(env.iter().copied())
             .args(["--log-format", "json", "--log-level", "info", "run"])
             .arg(config)
             .arg("--ready-file")
