@@ -24,7 +24,7 @@ bind = "127.0.0.1:0"
 [outbox]
 url = "redis://{REDIS}"
 prefix = "{prefix}"
-lease = "2s"
+lease = "3s"
 poll_interval = "50ms"
 [http]
 allow_private_networks = true
@@ -134,7 +134,7 @@ async fn the_survivor_delivers_the_webhooks_the_dead_daemon_had_claimed() {
     let prefix = format!("pythia-e2e-takeover-{}", rand_suffix());
     let dir = tempfile::tempdir().unwrap();
     let endpoint = format!(
-        "[[endpoint]]\nname = \"orders\"\nurl = \"{}\"\n",
+        "[[endpoint]]\nname = \"orders\"\nurl = \"{}\"\ntimeout = \"2s\"\n",
         server.url("/hooks")
     );
     let path = write(dir.path(), "pythia.toml", &config(&prefix, &endpoint));

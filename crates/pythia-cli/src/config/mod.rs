@@ -9,11 +9,33 @@ pub(crate) mod types;
 mod validate;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 pub(crate) use diagnostic::ConfigError;
 pub(crate) use model::Config;
+
+/// The attempt timeout of an endpoint that sets none, when `[http] timeout` is not set either.
+pub(crate) const DEFAULT_ENDPOINT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The outbox lease when `[outbox] lease` is not set, unless twice the longest endpoint timeout
+/// is longer (the library's default too).
+pub(crate) const DEFAULT_OUTBOX_LEASE: Duration = Duration::from_secs(300);
+
+/// The longest attempt timeout over every `[[endpoint]]`, `None` without endpoints. `http` is
+/// `[http]` merged with the `HTTP_*` variables.
+pub(crate) fn longest_endpoint_timeout(
+    config: &Config,
+    http: &model::HttpSection,
+) -> Option<Duration> {
+    let fallback = http.timeout.map_or(DEFAULT_ENDPOINT_TIMEOUT, |d| d.0);
+    config
+        .endpoints
+        .iter()
+        .map(|endpoint| endpoint.get_ref().timeout.map_or(fallback, |d| d.0))
+        .max()
+}
 
 /// A configuration read, interpolated and checked.
 #[derive(Debug)]
@@ -46,6 +68,19 @@ impl Loaded {
             Some(url) => url.get_ref().expose().to_owned(),
             None => self.outbox_path().display().to_string(),
         }
+    }
+
+    /// How long a claimed outbox message is hidden from other claimers: `[outbox] lease`, else
+    /// [`DEFAULT_OUTBOX_LEASE`] or twice the longest endpoint timeout, whichever is longer, so
+    /// an attempt that runs to its timeout is never claimed (and sent) a second time.
+    pub(crate) fn outbox_lease(&self) -> Duration {
+        if let Some(lease) = &self.config.outbox.lease {
+            return lease.get_ref().0;
+        }
+        let twice = longest_endpoint_timeout(&self.config, &self.http)
+            .unwrap_or_default()
+            .saturating_mul(2);
+        DEFAULT_OUTBOX_LEASE.max(twice)
     }
 
     /// The SQLite outbox file, when the outbox is a file.
@@ -277,6 +312,35 @@ sink = { webhook = ["orders"] }
         let loaded = parse(text).unwrap();
 
         assert_eq!(loaded.config.admin.unwrap().bind.port(), 9191);
+    }
+
+    #[test]
+    fn a_lease_not_longer_than_the_longest_endpoint_timeout_is_refused_at_the_key() {
+        let text = MINIMAL.replace(
+            "path = \"pythia-outbox.db\"",
+            "path = \"pythia-outbox.db\"\nlease = \"30s\"",
+        );
+
+        let error = first_error(&text);
+
+        assert!(
+            error.message.contains("`[outbox] lease`"),
+            "{}",
+            error.message
+        );
+        assert!(error.message.contains("30s"), "{}", error.message);
+        assert_eq!(error.location.unwrap().text, "lease = \"30s\"");
+        let shorter = text.replace("[[poller]]", "timeout = \"10s\"\n[[poller]]");
+        assert_eq!(parse(&shorter).unwrap().outbox_lease().as_secs(), 30);
+    }
+
+    #[test]
+    fn the_default_lease_outlasts_every_endpoint_timeout() {
+        let loaded = parse(MINIMAL).unwrap();
+        let slow = parse(&MINIMAL.replace("[[poller]]", "timeout = \"10m\"\n[[poller]]")).unwrap();
+
+        assert_eq!(loaded.outbox_lease(), DEFAULT_OUTBOX_LEASE);
+        assert_eq!(slow.outbox_lease(), Duration::from_secs(20 * 60));
     }
 
     #[test]

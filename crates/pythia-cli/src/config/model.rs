@@ -101,9 +101,11 @@ pub(crate) struct OutboxSection {
     /// Prefix of every Redis key of a `redis://` outbox (and of the poller leases); daemons
     /// that share work use the same one. Default `pythia`.
     pub(crate) prefix: Option<String>,
-    /// How long a claimed message stays invisible to other dispatchers; default 30 s.
+    /// How long a claimed message stays invisible to other dispatchers; it must be longer
+    /// than the longest endpoint timeout (checked). Default: 5 minutes, or twice the longest
+    /// endpoint timeout when that is more.
     #[serde(default)]
-    pub(crate) lease: Option<Dur>,
+    pub(crate) lease: Option<Spanned<Dur>>,
     /// Deliveries in flight at once across all endpoints; default 64.
     #[serde(default)]
     pub(crate) concurrency: Option<usize>,

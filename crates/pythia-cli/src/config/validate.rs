@@ -158,6 +158,7 @@ pub(super) fn validate(config: &Config, http: &HttpSection, poller_env: &PollerE
         }
     }
 
+    check_lease(config, http, &mut problems);
     if let (Some(_), Some(url)) = (&config.outbox.path, &config.outbox.url) {
         problems.push((
             Some(url.span()),
@@ -181,6 +182,29 @@ pub(super) fn validate(config: &Config, http: &HttpSection, poller_env: &PollerE
     }
 
     problems
+}
+
+/// A lease not longer than an attempt lets a second dispatcher claim a message whose attempt
+/// still runs, and send it twice.
+fn check_lease(config: &Config, http: &HttpSection, problems: &mut Problems) {
+    let (Some(lease), Some(longest)) = (
+        &config.outbox.lease,
+        super::longest_endpoint_timeout(config, http),
+    ) else {
+        return;
+    };
+    if lease.get_ref().0 <= longest {
+        problems.push((
+            Some(lease.span()),
+            format!(
+                "`[outbox] lease` of {} must be longer than the longest endpoint timeout ({}), \
+                 or an attempt still running can be claimed and sent again; raise `lease` or \
+                 lower the endpoint `timeout`",
+                humantime::format_duration(lease.get_ref().0),
+                humantime::format_duration(longest)
+            ),
+        ));
+    }
 }
 
 fn unique_names<'a>(

@@ -10,7 +10,7 @@ use pythia::webhook::dispatch::{Dispatcher, WebhookQueue};
 use pythia::BoxError;
 
 use super::delivery::DaemonDeliver;
-use crate::config::model::OutboxSection;
+use crate::config::Loaded;
 
 /// Settings of the dispatcher from `[outbox]`, with the daemon's defaults.
 #[derive(Debug, Clone, Copy)]
@@ -24,10 +24,11 @@ pub(crate) struct DispatchSettings {
 
 impl DispatchSettings {
     /// From `[outbox]`; `drain` is how long attempts in flight may run on shutdown.
-    pub(crate) fn new(section: &OutboxSection, drain: Duration) -> Self {
+    pub(crate) fn new(loaded: &Loaded, drain: Duration) -> Self {
+        let section = &loaded.config.outbox;
         DispatchSettings {
             concurrency: section.concurrency.unwrap_or(64),
-            lease: section.lease.map_or(Duration::from_secs(30), |d| d.0),
+            lease: loaded.outbox_lease(),
             batch: section.batch.unwrap_or(64),
             poll_interval: section
                 .poll_interval

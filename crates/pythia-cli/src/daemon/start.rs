@@ -84,7 +84,7 @@ impl Daemon {
             outbox.clone(),
             deliver,
             DispatchSettings::new(
-                &loaded.config.outbox,
+                &loaded,
                 drain_deadline.saturating_sub(Duration::from_millis(500)),
             ),
         );
