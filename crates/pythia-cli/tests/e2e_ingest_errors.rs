@@ -95,3 +95,37 @@ async fn a_repeated_id_is_stored_once() {
     assert_eq!(second.1["id"], first.1["id"]);
     assert_eq!(second.1["duplicate"], true);
 }
+
+#[tokio::test]
+async fn an_invalid_header_is_refused_with_a_400_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "pythia.toml", &config(dir.path()));
+    let daemon = Daemon::start(&path, dir.path());
+    let with_headers = |headers: Value| {
+        json!({"endpoint": "orders", "payload": 1, "headers": headers}).to_string()
+    };
+
+    let bad_name = post(&daemon, Some(TOKEN), with_headers(json!({"X Bad": "1"}))).await;
+    let bad_value = post(
+        &daemon,
+        Some(TOKEN),
+        with_headers(json!({"X-Token": "s3cret\r\nX-Evil: 1"})),
+    )
+    .await;
+    let good = post(
+        &daemon,
+        Some(TOKEN),
+        with_headers(json!({"X-Trace": "t-1"})),
+    )
+    .await;
+
+    assert_eq!(bad_name.0, 400, "{:?}", bad_name.1);
+    assert_eq!(bad_name.1["error"]["code"], "invalid_request");
+    let message = bad_name.1["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`X Bad`"), "{message}");
+    assert_eq!(bad_value.0, 400, "{:?}", bad_value.1);
+    let message = bad_value.1["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`X-Token`"), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
+    assert_eq!(good.0, 202, "{:?}", good.1);
+}

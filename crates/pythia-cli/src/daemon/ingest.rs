@@ -203,6 +203,7 @@ fn build_messages(
             return Err("`id` must be 1 to 256 characters".into());
         }
     }
+    check_headers(&request.headers)?;
 
     let bytes = Bytes::from(serde_json::to_vec(&payload).map_err(|e| e.to_string())?);
     let mut seen = std::collections::HashSet::new();
@@ -225,6 +226,23 @@ fn build_messages(
             message
         })
         .collect())
+}
+
+/// Refuses a header that could never be sent, so the message is not accepted only to end as
+/// a dead letter. The value is never quoted: it may be a credential.
+fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), String> {
+    for (name, value) in headers {
+        let shown: String = name.escape_default().take(64).collect();
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(format!("`headers`: `{shown}` is not a valid header name"));
+        }
+        if HeaderValue::from_str(value).is_err() {
+            return Err(format!(
+                "`headers`: the value of `{shown}` is not a valid header value"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Compares the bearer token in constant time.
