@@ -12,7 +12,7 @@ use pythia::poller::{
 use pythia::webhook::dispatch::WebhookQueue;
 use pythia::{BoxError, Message};
 
-use super::build::http_builder;
+use super::build::{http_builder, retry_policy};
 use super::routing::Endpoints;
 use super::sinks::Sink;
 use super::status::PollerBoard;
@@ -120,6 +120,13 @@ pub(crate) fn build(section: &PollerSection, shared: &Shared<'_>) -> Result<Poll
         }
         None => shared.client.clone(),
     };
+    // Every poll request carries the poller's own policy, which replaces the client's; so the
+    // `retry` table (or the HTTP_* retry variables) must be given to the poller itself.
+    let retry = section
+        .http
+        .as_ref()
+        .and_then(|own| own.retry.as_ref())
+        .or(loaded.http.retry.as_ref());
 
     let handler = SinkHandler {
         name: name.clone(),
@@ -132,6 +139,9 @@ pub(crate) fn build(section: &PollerSection, shared: &Shared<'_>) -> Result<Poll
         .client(client)
         .deliver_errors(section.deliver_errors)
         .handler(handler);
+    if let Some(retry) = retry {
+        builder = builder.retry(retry_policy(retry.get_ref(), 3).map_err(|e| fail(&e))?);
+    }
     if let Some(jitter) = section.jitter {
         builder = builder.jitter(jitter.0);
     }
