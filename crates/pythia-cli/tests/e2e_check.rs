@@ -108,3 +108,36 @@ fn a_missing_file_is_reported_with_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read the file"));
 }
+
+#[test]
+fn what_run_would_refuse_at_start_fails_check_at_the_poller() {
+    let slow_reads = GOOD
+        .replace("[http]\n", "[http]\nread_timeout = \"30s\"\n")
+        .replace("interval = \"30s\"", "interval = \"5s\"");
+    let bad_header = GOOD.replace(
+        "extract = \"/events\"",
+        "extract = \"/events\"\nheaders = { \"X Bad\" = \"1\" }",
+    );
+    let bad_pagination = GOOD.replace(
+        "extract = \"/events\"",
+        "extract = \"/events\"\npagination = { link = true, param = \"page\" }",
+    );
+
+    let (code, stderr) = check(&slow_reads);
+    let (header_code, header_stderr) = check(&bad_header);
+    let (pagination_code, pagination_stderr) = check(&bad_pagination);
+
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("read timeout of 30s is longer than the poll interval of 5s"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pythia.toml:"), "{stderr}");
+    assert_eq!(header_code, 2, "{header_stderr}");
+    assert!(header_stderr.contains("X Bad"), "{header_stderr}");
+    assert_eq!(pagination_code, 2, "{pagination_stderr}");
+    assert!(
+        pagination_stderr.contains("pagination"),
+        "{pagination_stderr}"
+    );
+}

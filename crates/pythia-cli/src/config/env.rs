@@ -1,7 +1,9 @@
 //! The specification's environment variables (`HTTP_*`, `POLLER_*`).
 //!
-//! They give defaults: a key written in the file wins over its variable. Values are seconds for
-//! durations (`HTTP_TIMEOUT=30`) or any duration the file accepts (`30s`).
+//! They give defaults: a key written in the file wins over its variable. For polls,
+//! `POLLER_CONNECT_TIMEOUT` and `POLLER_READ_TIMEOUT` (the more specific) win over
+//! `HTTP_CONNECT_TIMEOUT` and `HTTP_READ_TIMEOUT`; they do not apply to webhooks. Values are
+//! seconds for durations (`HTTP_TIMEOUT=30`) or any duration the file accepts (`30s`).
 
 use super::model::{AuthSection, HttpSection, RetrySection};
 use super::types::{Dur, HttpUrl, Secret};

@@ -46,8 +46,12 @@ pub(crate) struct Loaded {
     pub(crate) dir: PathBuf,
     /// The file's content.
     pub(crate) config: Config,
-    /// `[http]` with the `HTTP_*` variables filled in.
+    /// `[http]` with the `HTTP_*` variables filled in: what the webhook client takes its
+    /// transport settings from.
     pub(crate) http: model::HttpSection,
+    /// `[http]` as the pollers see it: the file's keys, then `POLLER_CONNECT_TIMEOUT` and
+    /// `POLLER_READ_TIMEOUT`, then the `HTTP_*` variables.
+    pub(crate) poller_http: model::HttpSection,
     /// The `POLLER_*` variables.
     pub(crate) poller_env: env::PollerEnv,
 }
@@ -145,26 +149,44 @@ pub(crate) fn parse_with(
     let http_env = env::http_from_env(lookup).map_err(env_error)?;
     let poller_env = env::poller_from_env(lookup).map_err(env_error)?;
     let http = env::merge_http(&config.http, &http_env);
+    let poller_timeouts = model::HttpSection {
+        connect_timeout: poller_env.connect_timeout,
+        read_timeout: poller_env.read_timeout,
+        ..model::HttpSection::default()
+    };
+    let poller_http = env::merge_http(&config.http, &env::merge_http(&poller_timeouts, &http_env));
 
-    let errors = validate::validate(&config, &http, &poller_env);
-    if !errors.is_empty() {
-        return Err(errors
+    let located = |errors: Vec<(Option<std::ops::Range<usize>>, String)>| -> Vec<ConfigError> {
+        errors
             .into_iter()
             .map(|(span, message)| ConfigError::at(path, text, span, message))
-            .collect());
+            .collect()
+    };
+    let errors = validate::validate(&config, &http, &poller_env);
+    if !errors.is_empty() {
+        return Err(located(errors));
     }
 
     let dir = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    Ok(Loaded {
+    let loaded = Loaded {
         path: path.to_path_buf(),
         dir,
         config,
         http,
+        poller_http,
         poller_env,
-    })
+    };
+
+    // What `run` would refuse when it builds the clients, pollers and relays, found without
+    // starting them, so that `check` and `run` agree.
+    let errors = crate::daemon::preflight::problems(&loaded);
+    if !errors.is_empty() {
+        return Err(located(errors));
+    }
+    Ok(loaded)
 }
 
 /// toml's messages start with a capital and end without a period; ours are lowercase.
@@ -341,6 +363,59 @@ sink = { webhook = ["orders"] }
 
         assert_eq!(loaded.outbox_lease(), DEFAULT_OUTBOX_LEASE);
         assert_eq!(slow.outbox_lease(), Duration::from_secs(20 * 60));
+    }
+
+    #[test]
+    fn poller_timeouts_from_the_environment_give_way_to_the_file_and_skip_webhooks() {
+        let lookup = |name: &str| match name {
+            "POLLER_READ_TIMEOUT" => Some("5".to_owned()),
+            "HTTP_CONNECT_TIMEOUT" => Some("7".to_owned()),
+            "POLLER_CONNECT_TIMEOUT" => Some("4".to_owned()),
+            _ => env(name),
+        };
+        let file = MINIMAL.replace("[http]\n", "[http]\nconnect_timeout = \"3s\"\n");
+
+        let from_env = parse_with(Path::new("p.toml"), MINIMAL, &lookup).unwrap();
+        let from_file = parse_with(Path::new("p.toml"), &file, &lookup).unwrap();
+
+        let secs = |d: Option<types::Dur>| d.map(|d| d.0.as_secs());
+        assert_eq!(secs(from_env.poller_http.read_timeout), Some(5));
+        assert_eq!(secs(from_env.poller_http.connect_timeout), Some(4));
+        assert_eq!(secs(from_env.http.read_timeout), None);
+        assert_eq!(secs(from_file.poller_http.connect_timeout), Some(3));
+        assert_eq!(secs(from_file.poller_http.read_timeout), Some(5));
+    }
+
+    #[test]
+    fn a_read_timeout_longer_than_a_poll_interval_is_refused_while_loading() {
+        let text = MINIMAL
+            .replace("[http]\n", "[http]\nread_timeout = \"30s\"\n")
+            .replace("\"30s\"\nextract", "\"5s\"\nextract");
+
+        let error = first_error(&text);
+
+        assert!(
+            error
+                .message
+                .contains("read timeout of 30s is longer than the poll interval of 5s"),
+            "{}",
+            error.message
+        );
+        assert_eq!(error.location.unwrap().text, "[[poller]]");
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_relay_without_its_required_key_is_refused_while_loading() {
+        let text = format!(
+            "{MINIMAL}[[relay]]\nname = \"r\"\n[relay.source]\nkind = \"redis_list\"\n\
+             url = \"redis://127.0.0.1:6379\"\n[relay.route]\nfield = \"/t\"\n\
+             default = [\"orders\"]\n"
+        );
+
+        let error = first_error(&text);
+
+        assert!(error.message.contains("needs `queue`"), "{}", error.message);
     }
 
     #[test]

@@ -218,7 +218,7 @@ fn rate_limit(section: &RateLimitSection) -> RateLimit {
 }
 
 /// One `[[endpoint]]` as the sender's endpoint configuration.
-fn endpoint_config(endpoint: &EndpointSection) -> Result<EndpointConfig, String> {
+pub(crate) fn endpoint_config(endpoint: &EndpointSection) -> Result<EndpointConfig, String> {
     let name = endpoint.name.get_ref();
     let mut config = EndpointConfig::new(endpoint.url.0.as_str());
     if endpoint.secrets.is_empty() {
@@ -258,12 +258,12 @@ fn endpoint_config(endpoint: &EndpointSection) -> Result<EndpointConfig, String>
     Ok(config)
 }
 
-/// The webhook sender for every `[[endpoint]]`, over a client with the transport settings of
-/// `[http]` only (see [`transport_builder`]).
+/// The webhook configuration of every `[[endpoint]]`, over a client with the transport
+/// settings of `[http]` only (see [`transport_builder`]).
 ///
 /// Endpoint headers are sent with every webhook through the outbox message (see the sinks and
 /// ingest), not here.
-pub(crate) fn webhook_sender(loaded: &Loaded) -> Result<WebhookSender, String> {
+pub(crate) fn webhook_config(loaded: &Loaded) -> Result<WebhookConfig, String> {
     let http = &loaded.http;
     let mut builder = WebhookConfig::builder().http(transport_builder(http, loaded)?);
     if let Some(d) = http.timeout {
@@ -273,8 +273,12 @@ pub(crate) fn webhook_sender(loaded: &Loaded) -> Result<WebhookSender, String> {
         let endpoint = endpoint.get_ref();
         builder = builder.endpoint_config(endpoint.name.get_ref(), endpoint_config(endpoint)?);
     }
-    let config = builder.build().map_err(|e| e.to_string())?;
-    WebhookSender::new(config).map_err(|e| e.to_string())
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The webhook sender of [`webhook_config`].
+pub(crate) fn webhook_sender(loaded: &Loaded) -> Result<WebhookSender, String> {
+    WebhookSender::new(webhook_config(loaded)?).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

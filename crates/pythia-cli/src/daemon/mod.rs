@@ -5,6 +5,7 @@
 pub(crate) mod admin;
 pub(crate) mod ingest;
 pub(crate) mod outbox;
+pub(crate) mod preflight;
 pub(crate) mod relays;
 pub(crate) mod routing;
 pub(crate) mod signals;

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pythia::http::HttpClient;
+use pythia::http::{HttpClient, HttpClientConfig};
 use pythia::poller::{
     Dedup, Extractor, Handler, Outcome, Pagination, Poller, PollerConfig, Schedule, StateStore,
     TargetLease, DEFAULT_INTERVAL,
 };
+use pythia::resilience::RetryPolicy;
 use pythia::webhook::dispatch::WebhookQueue;
 use pythia::{BoxError, Message};
 
@@ -32,127 +33,215 @@ pub(crate) struct Shared<'a> {
     pub(crate) lease: Option<Arc<dyn TargetLease>>,
 }
 
-/// The client built from `[http]` (and the `HTTP_*` variables).
+/// The client built from `[http]` (with the `HTTP_*` variables and the `POLLER_*` timeouts).
 pub(crate) fn default_client(loaded: &Loaded) -> Result<HttpClient, String> {
-    let config = http_builder(&loaded.http, loaded)?
+    let config = http_builder(&loaded.poller_http, loaded)?
         .build()
         .map_err(|e| format!("[http]: {e}"))?;
     HttpClient::new(config).map_err(|e| format!("[http]: {e}"))
 }
 
-/// The poller of one section, and a description of its sink for the startup line.
+/// Everything of one poller that follows from the configuration alone, with no file opened and
+/// no client made: `check` stops at this, `run` builds the poller from it.
+pub(crate) struct Plan {
+    name: String,
+    config: PollerConfig,
+    schedule: Schedule,
+    /// The poller's own client, when it has an `http` table.
+    own_client: Option<HttpClientConfig>,
+    retry: Option<RetryPolicy>,
+    extractor: Option<Extractor>,
+    dedup: Option<Dedup>,
+    pagination: Option<(Pagination, Option<u32>)>,
+    /// The endpoints of a webhook sink that take the poller's event type.
+    webhooks: Option<Vec<String>>,
+}
+
+impl Plan {
+    /// Works out the poller of `section`; an error names the poller.
+    pub(crate) fn new(
+        section: &PollerSection,
+        loaded: &Loaded,
+        endpoints: &Endpoints,
+    ) -> Result<Plan, String> {
+        let env = &loaded.poller_env;
+        let name = section.name.get_ref().clone();
+        let fail = |e: &dyn std::fmt::Display| format!("poller `{name}`: {e}");
+
+        // `[http]` with the HTTP_* variables and the POLLER_* timeouts, under this poller's
+        // own `http` table.
+        let http = match &section.http {
+            Some(own) => merge_http(own, &loaded.poller_http),
+            None => loaded.poller_http.clone(),
+        };
+        let url = section
+            .url
+            .as_ref()
+            .map(|u| u.get_ref().clone())
+            .or_else(|| env.url.clone())
+            .ok_or_else(|| fail(&"no url"))?;
+        let interval = section
+            .interval
+            .or(env.interval)
+            .map_or(DEFAULT_INTERVAL, |d| d.0);
+        let method = section
+            .method
+            .as_ref()
+            .map(|m| m.get_ref().clone())
+            .or_else(|| env.method.clone())
+            .unwrap_or_else(|| "GET".to_owned());
+
+        let mut config = PollerConfig::builder()
+            .url(&url)
+            .interval(interval)
+            .method(&method.to_ascii_uppercase());
+        if let Some(base) = &loaded.http.base_url {
+            config = config.base_url(base.0.as_str());
+        }
+        if let Some(d) = http.connect_timeout {
+            config = config.connect_timeout(d.0);
+        }
+        if let Some(d) = http.read_timeout {
+            config = config.read_timeout(d.0);
+        }
+        for (header, value) in &section.headers {
+            config = config.header(header, value.expose());
+        }
+        for (param, value) in &section.params {
+            config = config.query(param, value);
+        }
+        match &section.body {
+            None => {}
+            Some(toml::Value::String(text)) => config = config.body(text.clone().into_bytes()),
+            Some(value) => {
+                let json = serde_json::to_vec(value).map_err(|e| fail(&e))?;
+                if !section
+                    .headers
+                    .keys()
+                    .any(|h| h.eq_ignore_ascii_case("content-type"))
+                {
+                    config = config.header("content-type", "application/json");
+                }
+                config = config.body(json);
+            }
+        }
+        let config = config.build().map_err(|e| fail(&e))?;
+
+        let schedule = match &section.cron {
+            Some(cron) => Schedule::cron(cron.get_ref()).map_err(|e| fail(&e))?,
+            None => Schedule::every(interval),
+        };
+        let own_client = match &section.http {
+            Some(_) => Some(
+                http_builder(&http, loaded)
+                    .map_err(|e| fail(&e))?
+                    .build()
+                    .map_err(|e| fail(&e))?,
+            ),
+            None => None,
+        };
+        // Every poll request carries the poller's own policy, which replaces the client's; so
+        // the `retry` table (or the HTTP_* retry variables) must be given to the poller.
+        let retry = http
+            .retry
+            .as_ref()
+            .map(|retry| retry_policy(retry.get_ref(), 3).map_err(|e| fail(&e)))
+            .transpose()?;
+        let extractor = section
+            .extract
+            .as_ref()
+            .map(|pointer| Extractor::pointer(pointer.get_ref()).map_err(|e| fail(&e)))
+            .transpose()?;
+        let dedup = section
+            .dedup_key
+            .as_ref()
+            .map(|pointer| Dedup::pointer(pointer.get_ref()).map_err(|e| fail(&e)))
+            .transpose()?;
+        let pagination = section
+            .pagination
+            .as_ref()
+            .map(|pagination| paginate(pagination).map_err(|e| fail(&e)))
+            .transpose()?;
+        let webhooks = match section.sink.get_ref() {
+            SinkSection::Webhook(names) => {
+                let names: Vec<String> = names
+                    .iter()
+                    .map(|n| n.get_ref().clone())
+                    .filter(|n| {
+                        section
+                            .event_type
+                            .as_deref()
+                            .is_none_or(|t| endpoints.accepts(n, t))
+                    })
+                    .collect();
+                if names.is_empty() {
+                    return Err(fail(
+                        &"no endpoint of the webhook sink takes the poller's event type",
+                    ));
+                }
+                Some(names)
+            }
+            SinkSection::Stdout | SinkSection::File(_) => None,
+        };
+
+        Ok(Plan {
+            name,
+            config,
+            schedule,
+            own_client,
+            retry,
+            extractor,
+            dedup,
+            pagination,
+            webhooks,
+        })
+    }
+}
+
+/// The poller of one section.
 pub(crate) fn build(section: &PollerSection, shared: &Shared<'_>) -> Result<Poller, String> {
-    let loaded = shared.loaded;
-    let env = &loaded.poller_env;
-    let name = section.name.get_ref().clone();
+    let plan = Plan::new(section, shared.loaded, shared.endpoints)?;
+    let name = plan.name;
     let fail = |e: &dyn std::fmt::Display| format!("poller `{name}`: {e}");
 
-    let url = section
-        .url
-        .as_ref()
-        .map(|u| u.get_ref().clone())
-        .or_else(|| env.url.clone())
-        .ok_or_else(|| fail(&"no url"))?;
-    let interval = section
-        .interval
-        .or(env.interval)
-        .map_or(DEFAULT_INTERVAL, |d| d.0);
-    let method = section
-        .method
-        .as_ref()
-        .map(|m| m.get_ref().clone())
-        .or_else(|| env.method.clone())
-        .unwrap_or_else(|| "GET".to_owned());
+    let display_url = plan.config.display_url();
+    let sink = sink(section, plan.webhooks, shared).map_err(|e| fail(&e))?;
+    shared.board.register(
+        &name,
+        display_url,
+        plan.schedule.interval(),
+        sink.describe(),
+    );
 
-    let mut config = PollerConfig::builder()
-        .url(&url)
-        .interval(interval)
-        .method(&method.to_ascii_uppercase());
-    if let Some(base) = &loaded.http.base_url {
-        config = config.base_url(base.0.as_str());
-    }
-    if let Some(d) = env.connect_timeout.or(loaded.http.connect_timeout) {
-        config = config.connect_timeout(d.0);
-    }
-    if let Some(d) = env.read_timeout.or(loaded.http.read_timeout) {
-        config = config.read_timeout(d.0);
-    }
-    for (header, value) in &section.headers {
-        config = config.header(header, value.expose());
-    }
-    for (param, value) in &section.params {
-        config = config.query(param, value);
-    }
-    match &section.body {
-        None => {}
-        Some(toml::Value::String(text)) => config = config.body(text.clone().into_bytes()),
-        Some(value) => {
-            let json = serde_json::to_vec(value).map_err(|e| fail(&e))?;
-            if !section
-                .headers
-                .keys()
-                .any(|h| h.eq_ignore_ascii_case("content-type"))
-            {
-                config = config.header("content-type", "application/json");
-            }
-            config = config.body(json);
-        }
-    }
-    let config = config.build().map_err(|e| fail(&e))?;
-    let display_url = config.display_url();
-
-    let schedule = match &section.cron {
-        Some(cron) => Schedule::cron(cron.get_ref()).map_err(|e| fail(&e))?,
-        None => Schedule::every(interval),
-    };
-    let sink = sink(section, shared).map_err(|e| fail(&e))?;
-    shared
-        .board
-        .register(&name, display_url, schedule.interval(), sink.describe());
-
-    let client = match &section.http {
-        Some(own) => {
-            let merged = merge_http(own, &loaded.http);
-            let built = http_builder(&merged, loaded)?
-                .build()
-                .map_err(|e| fail(&e))?;
-            HttpClient::new(built).map_err(|e| fail(&e))?
-        }
+    let client = match plan.own_client {
+        Some(config) => HttpClient::new(config).map_err(|e| fail(&e))?,
         None => shared.client.clone(),
     };
-    // Every poll request carries the poller's own policy, which replaces the client's; so the
-    // `retry` table (or the HTTP_* retry variables) must be given to the poller itself.
-    let retry = section
-        .http
-        .as_ref()
-        .and_then(|own| own.retry.as_ref())
-        .or(loaded.http.retry.as_ref());
 
     let handler = SinkHandler {
         name: name.clone(),
         sink,
         board: shared.board.clone(),
     };
-    let mut builder = Poller::builder(config)
+    let mut builder = Poller::builder(plan.config)
         .name(name.clone())
-        .schedule(schedule)
+        .schedule(plan.schedule)
         .client(client)
         .deliver_errors(section.deliver_errors)
         .handler(handler);
-    if let Some(retry) = retry {
-        builder = builder.retry(retry_policy(retry.get_ref(), 3).map_err(|e| fail(&e))?);
+    if let Some(retry) = plan.retry {
+        builder = builder.retry(retry);
     }
     if let Some(jitter) = section.jitter {
         builder = builder.jitter(jitter.0);
     }
-    if let Some(pointer) = &section.extract {
-        builder = builder.extractor(Extractor::pointer(pointer.get_ref()).map_err(|e| fail(&e))?);
+    if let Some(extractor) = plan.extractor {
+        builder = builder.extractor(extractor);
     }
-    if let Some(pointer) = &section.dedup_key {
-        builder = builder.dedup(Dedup::pointer(pointer.get_ref()).map_err(|e| fail(&e))?);
+    if let Some(dedup) = plan.dedup {
+        builder = builder.dedup(dedup);
     }
-    if let Some(pagination) = &section.pagination {
-        let (pagination, max_pages) = paginate(pagination).map_err(|e| fail(&e))?;
+    if let Some((pagination, max_pages)) = plan.pagination {
         builder = builder.pagination(pagination);
         if let Some(max) = max_pages {
             builder = builder.max_pages(max);
@@ -187,36 +276,29 @@ fn paginate(section: &PaginationSection) -> Result<(Pagination, Option<u32>), St
             )
         }
     };
+    if section.max_pages == Some(0) {
+        return Err("pagination `max_pages` must be at least 1".into());
+    }
     Ok((pagination, section.max_pages))
 }
 
-fn sink(section: &PollerSection, shared: &Shared<'_>) -> Result<Sink, String> {
-    Ok(match section.sink.get_ref() {
-        SinkSection::Stdout => Sink::Stdout,
-        SinkSection::File(path) => {
+fn sink(
+    section: &PollerSection,
+    webhooks: Option<Vec<String>>,
+    shared: &Shared<'_>,
+) -> Result<Sink, String> {
+    Ok(match (section.sink.get_ref(), webhooks) {
+        (SinkSection::File(path), _) => {
             let path = shared.loaded.resolve(path);
             Sink::file(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?
         }
-        SinkSection::Webhook(names) => {
-            let names: Vec<String> = names
-                .iter()
-                .map(|n| n.get_ref().clone())
-                .filter(|n| {
-                    section
-                        .event_type
-                        .as_deref()
-                        .is_none_or(|t| shared.endpoints.accepts(n, t))
-                })
-                .collect();
-            if names.is_empty() {
-                return Err("no endpoint of the webhook sink takes the poller's event type".into());
-            }
-            Sink::Webhook {
-                queue: shared.queue.clone(),
-                endpoints: names.into(),
-                event_type: section.event_type.clone(),
-            }
-        }
+        // The plan has checked that the list is not empty.
+        (SinkSection::Webhook(_), names) => Sink::Webhook {
+            queue: shared.queue.clone(),
+            endpoints: names.unwrap_or_default().into(),
+            event_type: section.event_type.clone(),
+        },
+        (SinkSection::Stdout, _) => Sink::Stdout,
     })
 }
 
