@@ -419,6 +419,19 @@ sink = { webhook = ["orders"] }
     }
 
     #[test]
+    fn cron_takes_five_fields_as_run_does_and_refuses_nonsense_at_the_value() {
+        let five = MINIMAL.replace("interval = \"30s\"", "cron = \"*/5 * * * *\"");
+        let six = MINIMAL.replace("interval = \"30s\"", "cron = \"0 */5 * * * *\"");
+        let bad = MINIMAL.replace("interval = \"30s\"", "cron = \"every tuesday\"");
+
+        assert!(parse(&five).is_ok(), "{:?}", parse(&five).err());
+        assert!(parse(&six).is_ok());
+        let error = first_error(&bad);
+        assert!(error.message.contains("invalid cron expression"), "{}", error.message);
+        assert_eq!(error.location.unwrap().text, "cron = \"every tuesday\"");
+    }
+
+    #[test]
     fn errors_never_show_a_secret() {
         let text = MINIMAL.replace(
             "http://127.0.0.1:9000/webhooks/orders",

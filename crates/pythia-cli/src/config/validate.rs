@@ -81,8 +81,9 @@ pub(super) fn validate(config: &Config, http: &HttpSection, poller_env: &PollerE
             ));
         }
         if let Some(cron) = &poller.cron {
-            if let Err(e) = cron.get_ref().parse::<cron::Schedule>() {
-                problems.push((Some(cron.span()), format!("invalid cron expression: {e}")));
+            // The library's parser, which `run` uses: five fields, or six or seven.
+            if let Err(e) = pythia::poller::Schedule::cron(cron.get_ref()) {
+                problems.push((Some(cron.span()), e.to_string()));
             }
         }
         if poller.interval.is_some_and(|d| d.0.is_zero()) {
