@@ -25,8 +25,26 @@ pub(crate) struct PollerEnv {
 
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// A variable's value, trimmed; empty counts as unset.
 fn get(lookup: Lookup<'_>, name: &str) -> Option<String> {
-    lookup(name).filter(|value| !value.trim().is_empty())
+    lookup(name)
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// A secret's value as it is (not trimmed); empty or blank counts as unset.
+fn secret(lookup: Lookup<'_>, name: &str) -> Option<Secret> {
+    lookup(name)
+        .filter(|value| !value.trim().is_empty())
+        .map(Secret)
+}
+
+/// A whole number of at least `min`.
+fn count(lookup: Lookup<'_>, name: &str, min: usize) -> Result<Option<usize>, String> {
+    match number::<usize>(lookup, name)? {
+        Some(n) if n < min => Err(format!("{name}: must be at least {min}")),
+        other => Ok(other),
+    }
 }
 
 fn duration(lookup: Lookup<'_>, name: &str) -> Result<Option<Dur>, String> {
@@ -55,21 +73,34 @@ fn boolean(lookup: Lookup<'_>, name: &str) -> Result<Option<bool>, String> {
         .transpose()
 }
 
-/// Reads the `HTTP_*` variables into an `[http]` section.
+/// Reads the `HTTP_*` variables into an `[http]` section: every variable of the library's
+/// [`pythia::http::ENV_VARIABLES`], with the meaning `HttpClientConfig::from_env` gives it (a
+/// test holds the two together), but key by key, so that the file's keys can win.
 pub(crate) fn http_from_env(lookup: Lookup<'_>) -> Result<HttpSection, String> {
     let mut http = HttpSection {
         base_url: get(lookup, "HTTP_BASE_URL")
             .map(|text| HttpUrl::parse(&text).map_err(|e| format!("HTTP_BASE_URL: {e}")))
             .transpose()?,
         timeout: duration(lookup, "HTTP_TIMEOUT")?,
+        connect_timeout: duration(lookup, "HTTP_CONNECT_TIMEOUT")?,
+        read_timeout: duration(lookup, "HTTP_READ_TIMEOUT")?,
         verify_tls: boolean(lookup, "HTTP_SSL_VERIFY")?,
-        pool_size: number(lookup, "HTTP_CONNECTION_POOL_SIZE")?,
-        max_keepalive_connections: number(lookup, "HTTP_MAX_KEEPALIVE_CONNECTIONS")?,
+        pool_size: count(lookup, "HTTP_CONNECTION_POOL_SIZE", 1)?,
+        max_keepalive_connections: count(lookup, "HTTP_MAX_KEEPALIVE_CONNECTIONS", 0)?,
         keepalive_expiry: duration(lookup, "HTTP_KEEPALIVE_EXPIRY")?,
+        ca_file: get(lookup, "HTTP_SSL_CA_FILE").map(Into::into),
         client_cert: get(lookup, "HTTP_SSL_CERT_FILE").map(Into::into),
         client_key: get(lookup, "HTTP_SSL_KEY_FILE").map(Into::into),
+        user_agent: get(lookup, "HTTP_USER_AGENT"),
+        follow_redirects: boolean(lookup, "HTTP_FOLLOW_REDIRECTS")?,
+        max_body_bytes: count(lookup, "HTTP_MAX_BODY_BYTES", 1)?,
         ..HttpSection::default()
     };
+    match (&http.client_cert, &http.client_key) {
+        (Some(_), None) => return Err("HTTP_SSL_KEY_FILE: required with HTTP_SSL_CERT_FILE".into()),
+        (None, Some(_)) => return Err("HTTP_SSL_CERT_FILE: required with HTTP_SSL_KEY_FILE".into()),
+        _ => {}
+    }
 
     let max_attempts = number::<u32>(lookup, "HTTP_MAX_RETRIES")?;
     let initial_delay = duration(lookup, "HTTP_RETRY_DELAY")?;
@@ -91,11 +122,21 @@ pub(crate) fn http_from_env(lookup: Lookup<'_>) -> Result<HttpSection, String> {
 }
 
 fn auth_from_env(lookup: Lookup<'_>) -> Result<Option<AuthSection>, String> {
-    let token = get(lookup, "HTTP_BEARER_TOKEN").map(Secret);
-    let key = get(lookup, "HTTP_API_KEY").map(Secret);
+    let token = secret(lookup, "HTTP_BEARER_TOKEN");
+    let key = secret(lookup, "HTTP_API_KEY");
     let header =
         get(lookup, "HTTP_API_KEY_HEADER").unwrap_or_else(super::model::default_api_key_header);
-    let kind = get(lookup, "HTTP_AUTH_TYPE").map(|kind| kind.trim().to_ascii_lowercase());
+    let kind = get(lookup, "HTTP_AUTH_TYPE").map(|kind| kind.to_ascii_lowercase());
+    if kind.as_deref() == Some("basic") {
+        let required = |name: &str| {
+            secret(lookup, name)
+                .ok_or_else(|| format!("{name}: required when HTTP_AUTH_TYPE is basic"))
+        };
+        return Ok(Some(AuthSection::Basic {
+            user: required("HTTP_BASIC_USER")?.0,
+            password: required("HTTP_BASIC_PASSWORD")?,
+        }));
+    }
     match (kind.as_deref(), token, key) {
         (None | Some("none"), None, None) | (Some("none"), _, _) => Ok(None),
         (Some("bearer") | None, Some(token), _) => Ok(Some(AuthSection::Bearer(token))),
@@ -109,7 +150,7 @@ fn auth_from_env(lookup: Lookup<'_>) -> Result<Option<AuthSection>, String> {
             Err("HTTP_AUTH_TYPE is api_key but HTTP_API_KEY is not set".into())
         }
         (Some(other), _, _) => Err(format!(
-            "HTTP_AUTH_TYPE: `{other}` is not one of none, bearer, api_key"
+            "HTTP_AUTH_TYPE: `{other}` is not one of none, bearer, api_key, basic"
         )),
     }
 }

@@ -324,6 +324,110 @@ mod tests {
         assert_eq!(schedule.delay_after(4), None);
     }
 
+    /// A value for every variable the library reads; a variable added to the library fails
+    /// `every_library_variable_has_a_sample` until the binary reads it too.
+    const SAMPLES: &[(&str, &str)] = &[
+        ("HTTP_BASE_URL", "https://api.example.test/v1/"),
+        ("HTTP_TIMEOUT", "12"),
+        ("HTTP_CONNECT_TIMEOUT", "3"),
+        ("HTTP_READ_TIMEOUT", "4.5"),
+        ("HTTP_MAX_RETRIES", "5"),
+        ("HTTP_RETRY_DELAY", "0.25"),
+        ("HTTP_RETRY_BACKOFF", "3"),
+        ("HTTP_AUTH_TYPE", "basic"),
+        ("HTTP_BEARER_TOKEN", "tok"),
+        ("HTTP_API_KEY", "key"),
+        ("HTTP_API_KEY_HEADER", "X-Key"),
+        ("HTTP_BASIC_USER", "ann"),
+        ("HTTP_BASIC_PASSWORD", "pw"),
+        ("HTTP_SSL_VERIFY", "false"),
+        ("HTTP_SSL_CERT_FILE", "/etc/pythia/cert.pem"),
+        ("HTTP_SSL_KEY_FILE", "/etc/pythia/key.pem"),
+        ("HTTP_SSL_CA_FILE", "/etc/pythia/ca.pem"),
+        ("HTTP_CONNECTION_POOL_SIZE", "7"),
+        ("HTTP_MAX_KEEPALIVE_CONNECTIONS", "3"),
+        ("HTTP_KEEPALIVE_EXPIRY", "300"),
+        ("HTTP_USER_AGENT", "acme/1"),
+        ("HTTP_FOLLOW_REDIRECTS", "no"),
+        ("HTTP_MAX_BODY_BYTES", "2048"),
+    ];
+
+    /// The client configuration the binary makes of `vars` (with an empty file), and the one
+    /// the library's `HttpClientConfig::from_env_with` makes.
+    fn both(vars: &[(&str, &str)]) -> (HttpClientConfig, HttpClientConfig) {
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        };
+        let loaded = crate::config::parse_with(std::path::Path::new("p.toml"), "", &lookup)
+            .expect("the variables load");
+        let binary = http_builder(&loaded.http, &loaded)
+            .unwrap()
+            .build()
+            .unwrap();
+        let library = HttpClientConfig::from_env_with(lookup).unwrap();
+        (binary, library)
+    }
+
+    fn assert_agree(binary: &HttpClientConfig, library: &HttpClientConfig) {
+        assert_eq!(binary.base_url(), library.base_url());
+        assert_eq!(binary.connect_timeout(), library.connect_timeout());
+        assert_eq!(binary.read_timeout(), library.read_timeout());
+        assert_eq!(binary.attempt_timeout(), library.attempt_timeout());
+        assert_eq!(binary.pool_size(), library.pool_size());
+        assert_eq!(
+            binary.max_keepalive_connections(),
+            library.max_keepalive_connections()
+        );
+        assert_eq!(binary.keepalive_expiry(), library.keepalive_expiry());
+        assert_eq!(binary.verify_tls(), library.verify_tls());
+        assert_eq!(binary.ca_file(), library.ca_file());
+        assert_eq!(binary.client_identity(), library.client_identity());
+        assert_eq!(binary.user_agent(), library.user_agent());
+        assert_eq!(binary.follow_redirects(), library.follow_redirects());
+        assert_eq!(binary.max_body_bytes(), library.max_body_bytes());
+        assert_eq!(binary.auth(), library.auth());
+        let (ours, theirs) = (binary.retry(), library.retry());
+        assert_eq!(ours.max_attempts(), theirs.max_attempts());
+        assert_eq!(ours.jitter(), theirs.jitter());
+        for retry in 1..4 {
+            assert_eq!(ours.nominal_delay(retry), theirs.nominal_delay(retry));
+        }
+    }
+
+    #[test]
+    fn every_library_variable_has_a_sample() {
+        for name in pythia::http::ENV_VARIABLES {
+            assert!(
+                SAMPLES.iter().any(|(sample, _)| sample == name),
+                "{name} is read by the library: read it in config/env.rs and add a sample"
+            );
+        }
+    }
+
+    #[test]
+    fn the_binary_reads_the_http_variables_as_the_library_does() {
+        let (binary, library) = both(SAMPLES);
+
+        assert_agree(&binary, &library);
+        assert!(matches!(binary.auth(), Auth::Basic { user, .. } if user == "ann"));
+        assert_eq!(binary.max_body_bytes(), 2048);
+    }
+
+    #[test]
+    fn without_an_auth_type_the_token_or_the_key_picks_the_scheme_in_both() {
+        for vars in [
+            &[("HTTP_BEARER_TOKEN", "tok"), ("HTTP_API_KEY", "key")][..],
+            &[("HTTP_API_KEY", "key"), ("HTTP_API_KEY_HEADER", "X-Key")][..],
+            &[("HTTP_AUTH_TYPE", "none"), ("HTTP_BEARER_TOKEN", "tok")][..],
+        ] {
+            let (binary, library) = both(vars);
+
+            assert_agree(&binary, &library);
+        }
+    }
+
     #[test]
     fn an_unknown_strategy_is_an_error() {
         let retry = RetrySection {
