@@ -129,7 +129,7 @@ pub(crate) struct ShutdownSection {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HttpSection {
-    /// Base URL that relative poller URLs resolve against.
+    /// Base URL that relative poller URLs resolve against (a poller's own wins for it).
     pub(crate) base_url: Option<HttpUrl>,
     /// Time to establish a connection; default 10 s.
     pub(crate) connect_timeout: Option<Dur>,

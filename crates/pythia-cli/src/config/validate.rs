@@ -7,6 +7,7 @@ use toml::Spanned;
 
 use super::env::PollerEnv;
 use super::model::{Config, HttpSection, RetrySection, SinkSection};
+use super::types::HttpUrl;
 
 type Problems = Vec<(Option<Range<usize>>, String)>;
 
@@ -55,7 +56,10 @@ pub(super) fn validate(config: &Config, http: &HttpSection, poller_env: &PollerE
         let poller = poller.get_ref();
         let name = poller.name.get_ref();
         match (&poller.url, &poller_env.url) {
-            (Some(url), _) => check_poller_url(url, http, &mut problems),
+            (Some(url), _) => {
+                let base = poller.http.as_ref().and_then(|own| own.base_url.as_ref());
+                check_poller_url(url, base.or(http.base_url.as_ref()), &mut problems);
+            }
             (None, Some(_)) => {}
             (None, None) => problems.push((
                 Some(poller.name.span()),
@@ -247,14 +251,14 @@ fn check_references(
     }
 }
 
-fn check_poller_url(url: &Spanned<String>, http: &HttpSection, problems: &mut Problems) {
+fn check_poller_url(url: &Spanned<String>, base: Option<&HttpUrl>, problems: &mut Problems) {
     let text = url.get_ref();
     let absolute = text.contains("://");
     if absolute {
-        if let Err(message) = super::types::HttpUrl::parse(text) {
+        if let Err(message) = HttpUrl::parse(text) {
             problems.push((Some(url.span()), message));
         }
-    } else if http.base_url.is_none() {
+    } else if base.is_none() {
         problems.push((
             Some(url.span()),
             format!(

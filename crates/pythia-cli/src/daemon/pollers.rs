@@ -95,8 +95,11 @@ impl Plan {
             .url(&url)
             .interval(interval)
             .method(&method.to_ascii_uppercase());
-        if let Some(base) = &loaded.http.base_url {
+        if let Some(base) = &http.base_url {
             config = config.base_url(base.0.as_str());
+        }
+        if let Some(max) = http.max_body_bytes {
+            config = config.max_body_bytes(max);
         }
         if let Some(d) = http.connect_timeout {
             config = config.connect_timeout(d.0);
@@ -327,4 +330,44 @@ impl Handler for SinkHandler {
 /// Gives the board each poller's counters, for `/status`.
 pub(crate) fn attach_stats(board: &PollerBoard, poller: &Poller) {
     board.attach(poller.name(), poller.stats());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &str) -> Result<Plan, String> {
+        let loaded =
+            crate::config::parse_with(std::path::Path::new("p.toml"), text, &|_| None).unwrap();
+        Plan::new(
+            loaded.config.pollers[0].get_ref(),
+            &loaded,
+            &Endpoints::default(),
+        )
+    }
+
+    #[test]
+    fn a_pollers_own_base_url_resolves_its_url() {
+        let text = "[http]\nbase_url = \"https://top.example.test/\"\n[[poller]]\n\
+                    name = \"p\"\nurl = \"items\"\nsink = \"stdout\"\n\
+                    http = { base_url = \"https://own.example.test/v2/\" }\n";
+
+        let plan = plan(text).unwrap();
+
+        assert_eq!(
+            plan.config.url().as_str(),
+            "https://own.example.test/v2/items"
+        );
+    }
+
+    #[test]
+    fn http_max_body_bytes_is_the_poll_cap_above_and_below_the_default() {
+        let big = "[http]\nmax_body_bytes = 33554432\n[[poller]]\nname = \"p\"\n\
+                   url = \"https://a.example.test/\"\nsink = \"stdout\"\n";
+        let own = "[[poller]]\nname = \"p\"\nurl = \"https://a.example.test/\"\n\
+                   sink = \"stdout\"\nhttp = { max_body_bytes = 1024 }\n";
+
+        assert_eq!(plan(big).unwrap().config.max_body_bytes(), 32 * 1024 * 1024);
+        assert_eq!(plan(own).unwrap().config.max_body_bytes(), 1024);
+    }
 }
