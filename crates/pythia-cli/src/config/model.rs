@@ -215,7 +215,7 @@ pub(crate) struct RetrySection {
     pub(crate) schedule: Option<Vec<Dur>>,
     /// Attempts in all, the first included; default 3 for HTTP, 10 for endpoints.
     pub(crate) max_attempts: Option<u32>,
-    /// Cap on one delay.
+    /// Cap on one delay; default 30 s, or 12 h in an endpoint's durable schedule.
     pub(crate) max_delay: Option<Dur>,
     /// Cap on the time spent retrying.
     pub(crate) max_elapsed: Option<Dur>,
@@ -269,7 +269,8 @@ pub(crate) struct EndpointSection {
     pub(crate) rate_limit: Option<RateLimitSection>,
     /// Deliveries in flight at once to this endpoint; default 16.
     pub(crate) concurrency: Option<usize>,
-    /// Retry schedule; default about 10 attempts over a day.
+    /// Retry schedule; default 10 attempts over about a day. A table without `schedule`,
+    /// `strategy` or delays keeps those waits (`max_attempts` shortens them, or adds 12 h ones).
     pub(crate) retry: Option<Spanned<RetrySection>>,
     /// Event types it receives when a message names an event type; empty: all.
     #[serde(default)]

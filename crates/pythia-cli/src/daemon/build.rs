@@ -5,11 +5,14 @@ use std::time::Duration;
 
 use pythia::http::{Auth, HttpClientConfig, HttpClientConfigBuilder};
 use pythia::resilience::{CircuitBreakerConfig, Jitter, RateLimit, RetryPolicy};
-use pythia::webhook::{DeliverySchedule, EndpointConfig, WebhookConfig, WebhookSender};
+use pythia::webhook::{
+    DeliverySchedule, EndpointConfig, WebhookConfig, WebhookSender, DEFAULT_DELAYS,
+};
 
 use crate::config::model::{
     AuthSection, BreakerSection, EndpointSection, HttpSection, RateLimitSection, RetrySection,
 };
+use crate::config::types::Dur;
 use crate::config::Loaded;
 
 /// The binary refuses loopback and private addresses unless `allow_private_networks` is set.
@@ -164,16 +167,41 @@ fn jitter(retry: &RetrySection) -> Result<Jitter, String> {
 
 /// An endpoint's durable schedule: the delays between attempts, as the dispatcher waits them.
 ///
-/// A `schedule` is taken as written; any other strategy is unrolled into its delays (without
-/// jitter, which the schedule adds on top: up to 10% later, never earlier).
+/// - A `schedule` is taken as written.
+/// - A table that shapes no delays (no `strategy`, `initial_delay`, `step`, `base` or
+///   `max_delay`; say only `max_attempts`) keeps the library's default waits
+///   ([`DEFAULT_DELAYS`], about a day): `max_attempts` shortens them, or lengthens them by
+///   repeating the last (12 h).
+/// - Any other table is its strategy unrolled, each wait capped by `max_delay`, which defaults
+///   to that same 12 h rather than the 30 s of a request's retries.
+///
+/// Unrolled waits carry no jitter; the schedule adds its own (up to 10% later, never earlier).
 pub(crate) fn delivery_schedule(retry: &RetrySection) -> Result<DeliverySchedule, String> {
+    let longest_default = DEFAULT_DELAYS[DEFAULT_DELAYS.len() - 1];
+    let shaped = retry.strategy.is_some()
+        || retry.initial_delay.is_some()
+        || retry.step.is_some()
+        || retry.base.is_some()
+        || retry.max_delay.is_some();
     let delays = match retry.strategy.as_deref() {
         Some("schedule") | None if retry.schedule.is_some() => schedule_delays(retry)?,
+        None if !shaped => {
+            let waits = retry
+                .max_attempts
+                .map_or(DEFAULT_DELAYS.len(), |n| n.saturating_sub(1) as usize);
+            DEFAULT_DELAYS
+                .iter()
+                .copied()
+                .chain(std::iter::repeat(longest_default))
+                .take(waits)
+                .collect()
+        }
         _ => {
             let unjittered = RetrySection {
                 jitter: Some("none".to_owned()),
                 max_elapsed: None,
                 max_attempts: Some(retry.max_attempts.unwrap_or(10)),
+                max_delay: Some(retry.max_delay.unwrap_or(Dur(longest_default))),
                 ..retry.clone()
             };
             let policy = retry_policy(&unjittered, 10)?;
@@ -284,7 +312,6 @@ pub(crate) fn webhook_sender(loaded: &Loaded) -> Result<WebhookSender, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::types::Dur;
 
     fn secs(n: u64) -> Dur {
         Dur(Duration::from_secs(n))
@@ -426,6 +453,57 @@ mod tests {
 
             assert_agree(&binary, &library);
         }
+    }
+
+    fn total(schedule: &DeliverySchedule) -> Duration {
+        (1..schedule.max_attempts())
+            .map(|n| schedule.delay_after(n).unwrap())
+            .sum()
+    }
+
+    #[test]
+    fn a_table_with_only_max_attempts_keeps_the_default_waits_of_about_a_day() {
+        let fewer = RetrySection {
+            max_attempts: Some(4),
+            jitter: Some("none".into()),
+            ..RetrySection::default()
+        };
+        let more = RetrySection {
+            max_attempts: Some(20),
+            jitter: Some("none".into()),
+            ..RetrySection::default()
+        };
+
+        let fewer = delivery_schedule(&fewer).unwrap();
+        let more = delivery_schedule(&more).unwrap();
+
+        assert_eq!(fewer.max_attempts(), 4);
+        assert_eq!(fewer.delay_after(3), Some(DEFAULT_DELAYS[2]));
+        assert_eq!(more.max_attempts(), 20);
+        assert_eq!(more.delay_after(9), Some(DEFAULT_DELAYS[8]));
+        assert_eq!(more.delay_after(19), Some(secs(12 * 3600).0));
+        assert!(total(&more) > secs(24 * 3600).0, "{:?}", total(&more));
+    }
+
+    #[test]
+    fn an_unrolled_strategy_is_capped_at_twelve_hours_unless_max_delay_says() {
+        let long = RetrySection {
+            initial_delay: Some(secs(60)),
+            max_attempts: Some(12),
+            jitter: Some("none".into()),
+            ..RetrySection::default()
+        };
+        let capped = RetrySection {
+            max_delay: Some(secs(30)),
+            ..long.clone()
+        };
+
+        let long = delivery_schedule(&long).unwrap();
+        let capped = delivery_schedule(&capped).unwrap();
+
+        assert_eq!(long.delay_after(10), Some(secs(60 * 512).0));
+        assert_eq!(long.delay_after(11), Some(secs(12 * 3600).0));
+        assert_eq!(capped.delay_after(11), Some(secs(30).0));
     }
 
     #[test]
