@@ -153,23 +153,26 @@ async fn accept(
             "too_large",
             "the payload is over the size limit",
         ),
-        Err(error) => {
-            tracing::error!(
-                %error,
-                "ingest could not store a message; the client was told to retry"
-            );
-            metrics::counter!("pythia_ingest_rejected_total", "reason" => "outbox").increment(1);
-            let mut response = reject(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "outbox_unavailable",
-                "the outbox cannot store the message now; retry",
-            );
-            response
-                .headers_mut()
-                .insert("retry-after", HeaderValue::from_static("1"));
-            response
-        }
+        Err(error) => outbox_unavailable(&error),
     }
+}
+
+/// The answer to a storage failure: `503` with `Retry-After`, counted once (by [`reject`],
+/// as `reason="outbox_unavailable"`).
+fn outbox_unavailable(error: &QueueError) -> Response {
+    tracing::error!(
+        %error,
+        "ingest could not store a message; the client was told to retry"
+    );
+    let mut response = reject(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "outbox_unavailable",
+        "the outbox cannot store the message now; retry",
+    );
+    response
+        .headers_mut()
+        .insert("retry-after", HeaderValue::from_static("1"));
+    response
 }
 
 /// One outbox message per target endpoint.
@@ -275,6 +278,30 @@ fn reject(status: StatusCode, code: &'static str, message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_storage_failure_counts_once_under_one_reason() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let error = QueueError::Outbox(pythia::outbox::OutboxError::Open {
+            location: "x".into(),
+            reason: "gone".into(),
+        });
+
+        let response = metrics::with_local_recorder(&recorder, || outbox_unavailable(&error));
+
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let rejected: Vec<String> = handle
+            .render()
+            .lines()
+            .filter(|line| line.starts_with("pythia_ingest_rejected_total"))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            rejected,
+            ["pythia_ingest_rejected_total{reason=\"outbox_unavailable\"} 1"]
+        );
+    }
 
     #[test]
     fn the_token_must_match_exactly() {

@@ -365,8 +365,9 @@ impl Outbox for RedisOutbox {
             lease.0.as_bytes().to_vec(),
             reason.as_bytes().to_vec(),
         ];
+        // The dispatcher counts dead letters (`pythia_outbox_dead_letters_total{endpoint}`);
+        // counting here too made each one count twice.
         self.settle(&self.scripts.dead_letter, id, args).await?;
-        metrics::counter!("pythia_outbox_dead_letters_total", "store" => "redis").increment(1);
         Ok(())
     }
 

@@ -28,7 +28,8 @@
 //! | `pythia_outbox_dead_letters_total` | counter | `endpoint` |
 //! | `pythia_outbox_depth`, `pythia_outbox_pending`, `pythia_outbox_in_flight`, `pythia_outbox_dead` | gauges | |
 //! | `pythia_outbox_oldest_age_seconds` | gauge | |
-//! | `pythia_outbox_claim_failures_total`, `pythia_outbox_settle_failures_total` | counters | `kind` |
+//! | `pythia_outbox_claim_failures_total`, `pythia_outbox_stats_failures_total` | counters | |
+//! | `pythia_outbox_settle_failures_total` | counter | `kind` |
 
 mod deliver;
 mod queue;

@@ -261,8 +261,7 @@ impl Loop {
             }
             Err(error) => {
                 tracing::warn!(%error, "could not read outbox stats");
-                metrics::counter!("pythia_outbox_claim_failures_total", "kind" => "stats")
-                    .increment(1);
+                metrics::counter!("pythia_outbox_stats_failures_total").increment(1);
             }
         }
     }
