@@ -20,6 +20,7 @@ allow_private_networks = true
 name = "flaky"
 url = "{url}"
 interval = "1h"
+spread = false
 sink = {{ file = "out.jsonl" }}
 "#,
         outbox = dir.join("outbox.db").display(),

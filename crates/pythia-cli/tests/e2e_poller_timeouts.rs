@@ -33,6 +33,7 @@ retry = {{ max_attempts = 1 }}
 name = "slow"
 url = "{url}"
 interval = "1h"
+spread = false
 sink = "stdout"
 "#,
         outbox = dir.path().join("outbox.db").display(),

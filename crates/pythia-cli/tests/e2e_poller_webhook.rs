@@ -36,6 +36,7 @@ secrets = ["{SECRET}"]
 name = "payments"
 url = "{status}"
 interval = "1h"
+spread = false
 extract = "/events"
 dedup_key = "/id"
 sink = {{ webhook = ["orders"] }}
@@ -99,6 +100,7 @@ allow_private_networks = true
 name = "feed"
 url = "{feed}"
 interval = "1h"
+spread = false
 extract = ""
 sink = {{ file = "out.jsonl" }}
 "#,

@@ -26,6 +26,7 @@ headers = {{ "X-Endpoint" = "mine" }}
 name = "api"
 url = "{api}"
 interval = "1h"
+spread = false
 sink = {{ webhook = ["partner"] }}
 "#,
         outbox = dir.join("outbox.db").display(),

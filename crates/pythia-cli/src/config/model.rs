@@ -296,6 +296,9 @@ pub(crate) struct PollerSection {
     pub(crate) cron: Option<Spanned<String>>,
     /// Random delay added to each tick, at most this; default none.
     pub(crate) jitter: Option<Dur>,
+    /// Start an interval poller at a stable offset inside its interval (from a hash of its
+    /// name), so that many pollers never fire together; default true. `false` polls at once.
+    pub(crate) spread: Option<bool>,
     /// HTTP method; default `POLLER_METHOD` or `GET`.
     pub(crate) method: Option<Spanned<String>>,
     /// Request headers.

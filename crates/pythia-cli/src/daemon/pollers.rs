@@ -55,6 +55,8 @@ pub(crate) struct Plan {
     pagination: Option<(Pagination, Option<u32>)>,
     /// The endpoints of a webhook sink that take the poller's event type.
     webhooks: Option<Vec<String>>,
+    /// Whether the first poll waits for the poller's stable offset in its interval.
+    spread: bool,
 }
 
 impl Plan {
@@ -197,6 +199,7 @@ impl Plan {
             dedup,
             pagination,
             webhooks,
+            spread: section.spread.unwrap_or(true),
         })
     }
 }
@@ -230,6 +233,7 @@ pub(crate) fn build(section: &PollerSection, shared: &Shared<'_>) -> Result<Poll
         .name(name.clone())
         .schedule(plan.schedule)
         .client(client)
+        .spread(plan.spread)
         .deliver_errors(section.deliver_errors)
         .handler(handler);
     if let Some(retry) = plan.retry {
@@ -344,6 +348,16 @@ mod tests {
             &loaded,
             &Endpoints::default(),
         )
+    }
+
+    #[test]
+    fn pollers_are_spread_unless_they_opt_out() {
+        let text = "[[poller]]\nname = \"p\"\nurl = \"https://a.example.test/\"\n\
+                    sink = \"stdout\"\n";
+        let opted_out = text.replace("sink", "spread = false\nsink");
+
+        assert!(plan(text).unwrap().spread);
+        assert!(!plan(&opted_out).unwrap().spread);
     }
 
     #[test]
