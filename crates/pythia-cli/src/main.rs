@@ -1,6 +1,6 @@
 //! `pythia`: pollers, signed webhooks, a durable outbox and broker relays from one TOML file.
 //!
-//! See the README for the commands and the configuration reference.
+//! `pythia --help` lists the commands; `docs/configuration.md` is the configuration reference.
 
 mod cli;
 mod commands;

@@ -20,7 +20,7 @@ pub(crate) struct Config {
     /// Where webhooks wait for delivery.
     #[serde(default)]
     pub(crate) outbox: OutboxSection,
-    /// Defaults for every HTTP client (pollers' and endpoints').
+    /// The pollers' HTTP client; the webhook client takes only its transport settings.
     #[serde(default)]
     pub(crate) http: HttpSection,
     /// A built-in webhook receiver, as `pythia listen` (for demos); off when absent.
@@ -98,8 +98,9 @@ pub(crate) struct OutboxSection {
     pub(crate) path: Option<PathBuf>,
     /// `redis://` URL of a shared outbox instead of the file, or `memory:` for tests.
     pub(crate) url: Option<Spanned<Secret>>,
-    /// Prefix of every Redis key of a `redis://` outbox (and of the poller leases); daemons
-    /// that share work use the same one. Default `pythia`.
+    /// Prefix of every Redis key of a `redis://` outbox; the poller leases use
+    /// `<prefix>:lease`. Daemons that share work use the same one. Default: `pythia:outbox` for
+    /// the outbox keys and `pythia:lease` for the leases.
     pub(crate) prefix: Option<String>,
     /// How long a claimed message stays invisible to other dispatchers; it must be longer
     /// than the longest endpoint timeout (checked). Default: 5 minutes, or twice the longest
@@ -125,7 +126,7 @@ pub(crate) struct ShutdownSection {
     pub(crate) drain_deadline: Option<Dur>,
 }
 
-/// `[http]`, and the `http` table of a poller or endpoint that overrides it.
+/// `[http]`, and the `http` table of a poller that overrides it for that poller.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HttpSection {
@@ -135,13 +136,14 @@ pub(crate) struct HttpSection {
     pub(crate) connect_timeout: Option<Dur>,
     /// Time to wait for response bytes; default 30 s.
     pub(crate) read_timeout: Option<Dur>,
-    /// Time for one attempt from start to end; default 30 s.
+    /// Time for one attempt from start to end; default none for polls (the connect and read
+    /// timeouts still apply). Also the default endpoint `timeout`, which is 30 s without it.
     pub(crate) timeout: Option<Dur>,
-    /// Connections per host; default 100.
+    /// Requests in flight at once through one client (all hosts); default 100.
     pub(crate) pool_size: Option<usize>,
     /// Idle connections kept per host; default 20.
     pub(crate) max_keepalive_connections: Option<usize>,
-    /// How long an idle connection is kept; default 300 s.
+    /// How long an idle connection is kept; default 90 s.
     pub(crate) keepalive_expiry: Option<Dur>,
     /// Check TLS certificates; default true.
     pub(crate) verify_tls: Option<bool>,
@@ -153,7 +155,7 @@ pub(crate) struct HttpSection {
     pub(crate) client_key: Option<PathBuf>,
     /// `User-Agent`; default `pythia/<version>`.
     pub(crate) user_agent: Option<String>,
-    /// Follow redirects (never for webhooks); default false.
+    /// Follow up to 10 redirects on polls (webhooks never follow them); default true.
     pub(crate) follow_redirects: Option<bool>,
     /// Largest response body read; default 10 MiB.
     pub(crate) max_body_bytes: Option<usize>,
@@ -168,7 +170,7 @@ pub(crate) struct HttpSection {
     pub(crate) retry: Option<Spanned<RetrySection>>,
     /// Circuit breaker per host.
     pub(crate) circuit_breaker: Option<BreakerSection>,
-    /// Rate limit for the client.
+    /// Rate limit per host, for polls.
     pub(crate) rate_limit: Option<RateLimitSection>,
 }
 
@@ -221,7 +223,7 @@ pub(crate) struct RetrySection {
     pub(crate) max_elapsed: Option<Dur>,
     /// `none`, `full`, `equal` or `decorrelated`; default `full`.
     pub(crate) jitter: Option<String>,
-    /// Statuses that are retried; default 408, 425, 429, 500, 502, 503, 504.
+    /// Statuses that are retried; default 408, 429 and every 5xx but 501.
     pub(crate) retryable_statuses: Option<Vec<u16>>,
 }
 
@@ -231,7 +233,8 @@ pub(crate) struct RetrySection {
 pub(crate) struct BreakerSection {
     /// Consecutive failures that open it; default 5.
     pub(crate) failure_threshold: Option<u32>,
-    /// How long it stays open; default 60 s.
+    /// How long it stays open after its first trip; default 30 s (doubling on repeated trips,
+    /// up to 5 minutes).
     pub(crate) open_duration: Option<Dur>,
     /// Calls let through while half-open; default 1.
     pub(crate) half_open_probes: Option<u32>,
@@ -263,11 +266,11 @@ pub(crate) struct EndpointSection {
     /// `whsec_` secrets; every one signs (for rotation). None: unsigned.
     #[serde(default)]
     pub(crate) secrets: Vec<Spanned<Secret>>,
-    /// Time for one attempt; default 30 s.
+    /// Time for one attempt; default `[http] timeout`, else 30 s.
     pub(crate) timeout: Option<Dur>,
     /// Rate limit.
     pub(crate) rate_limit: Option<RateLimitSection>,
-    /// Deliveries in flight at once to this endpoint; default 16.
+    /// Deliveries in flight at once to this endpoint; default 64.
     pub(crate) concurrency: Option<usize>,
     /// Retry schedule; default 10 attempts over about a day. A table without `schedule`,
     /// `strategy` or delays keeps those waits (`max_attempts` shortens them, or adds 12 h ones).
@@ -383,9 +386,11 @@ pub(crate) struct SourceSection {
     pub(crate) subject: Option<String>,
     /// Consumer group (`redis_stream`) or durable consumer name (`nats`).
     pub(crate) group: Option<String>,
-    /// Consumer name within the group; default the host name and process id.
+    /// This consumer's name (`redis_list`, `redis_stream`) or tag (`rabbitmq`); default the
+    /// host name, the process id and a random suffix. Not used by `nats`.
     pub(crate) consumer: Option<String>,
-    /// Unacknowledged deliveries at once (`rabbitmq` prefetch, batch size elsewhere).
+    /// The fetch batch (`nats`) or the unacknowledged deliveries at once (`rabbitmq`); default
+    /// 64. Not used by the Redis kinds.
     pub(crate) prefetch: Option<u32>,
 }
 
