@@ -427,7 +427,11 @@ sink = { webhook = ["orders"] }
         assert!(parse(&five).is_ok(), "{:?}", parse(&five).err());
         assert!(parse(&six).is_ok());
         let error = first_error(&bad);
-        assert!(error.message.contains("invalid cron expression"), "{}", error.message);
+        assert!(
+            error.message.contains("invalid cron expression"),
+            "{}",
+            error.message
+        );
         assert_eq!(error.location.unwrap().text, "cron = \"every tuesday\"");
     }
 
