@@ -116,7 +116,8 @@ pub(crate) struct SendArgs {
     /// A JSON-lines file: one webhook per line.
     #[arg(long)]
     pub(crate) file: Option<PathBuf>,
-    /// A `whsec_` signing secret (repeatable; each adds a signature). Also `PYTHIA_SECRET`.
+    /// A signing key, `whsec_` (HMAC, `v1`) or `whsk_` (Ed25519, `v1a`); repeatable, each
+    /// adds a signature. Also `PYTHIA_SECRET`.
     #[arg(
         long = "secret",
         env = "PYTHIA_SECRET",
@@ -147,7 +148,8 @@ pub(crate) struct ListenArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:9000")]
     pub(crate) bind: SocketAddr,
-    /// A `whsec_` secret to verify against (repeatable). With one, bad signatures get 401.
+    /// A key to verify against: `whsec_`, or `whpk_` (an Ed25519 public key); repeatable.
+    /// With one, bad signatures get 401.
     #[arg(
         long = "secret",
         env = "PYTHIA_SECRET",

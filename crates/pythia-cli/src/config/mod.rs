@@ -436,6 +436,32 @@ sink = { webhook = ["orders"] }
     }
 
     #[test]
+    fn ed25519_keys_sign_for_endpoints_and_verify_for_listen() {
+        let secret = pythia::webhook::Ed25519SecretKey::generate();
+        let public = secret.public_key().to_text();
+        let secret = secret.to_text();
+        let hmac = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let with = |endpoint: &str, listen: &str| {
+            MINIMAL.replacen(hmac, endpoint, 1).replace(
+                "[outbox]",
+                &format!("[listen]\nsecrets = [\"{listen}\"]\n[outbox]"),
+            )
+        };
+
+        assert!(parse(&with(&secret, &public)).is_ok());
+        assert!(parse(&with(hmac, &secret)).is_ok());
+        let error = first_error(&with(&public, &public));
+        assert!(
+            error.message.contains("can verify but not sign"),
+            "{}",
+            error.message
+        );
+        let error = first_error(&with(hmac, "whsk_AAAA"));
+        assert!(error.message.contains("whsk_"), "{}", error.message);
+        assert!(!error.message.contains("AAAA"), "{}", error.message);
+    }
+
+    #[test]
     fn errors_never_show_a_secret() {
         let text = MINIMAL.replace(
             "http://127.0.0.1:9000/webhooks/orders",

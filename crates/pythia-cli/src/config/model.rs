@@ -81,7 +81,7 @@ pub(crate) struct ListenSection {
     /// Listen address; default `127.0.0.1:9000`.
     #[serde(default = "default_listen_bind")]
     pub(crate) bind: SocketAddr,
-    /// `whsec_` secrets to verify against; with one, bad signatures get 401.
+    /// Keys to verify against (`whsec_`, `whpk_` or `whsk_`); with one, bad signatures get 401.
     #[serde(default)]
     pub(crate) secrets: Vec<Spanned<Secret>>,
 }
@@ -263,7 +263,8 @@ pub(crate) struct EndpointSection {
     pub(crate) name: Spanned<String>,
     /// Where webhooks are posted.
     pub(crate) url: HttpUrl,
-    /// `whsec_` secrets; every one signs (for rotation). None: unsigned.
+    /// Signing keys, `whsec_` (HMAC, `v1`) or `whsk_` (Ed25519, `v1a`); every one signs (for
+    /// rotation). None: unsigned.
     #[serde(default)]
     pub(crate) secrets: Vec<Spanned<Secret>>,
     /// Time for one attempt; default `[http] timeout`, else 30 s.

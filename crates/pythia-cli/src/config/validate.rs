@@ -38,7 +38,7 @@ pub(super) fn validate(config: &Config, http: &HttpSection, poller_env: &PollerE
     for endpoint in &config.endpoints {
         let endpoint = endpoint.get_ref();
         for secret in &endpoint.secrets {
-            if let Err(message) = check_secret(secret.get_ref().expose()) {
+            if let Err(message) = check_signing_key(secret.get_ref().expose()) {
                 problems.push((Some(secret.span()), message));
             }
         }
@@ -46,7 +46,7 @@ pub(super) fn validate(config: &Config, http: &HttpSection, poller_env: &PollerE
     }
 
     for secret in config.listen.iter().flat_map(|listen| &listen.secrets) {
-        if let Err(message) = check_secret(secret.get_ref().expose()) {
+        if let Err(message) = check_verifying_key(secret.get_ref().expose()) {
             problems.push((Some(secret.span()), message));
         }
     }
@@ -279,15 +279,34 @@ fn check_pointer(pointer: &Spanned<String>, problems: &mut Problems) {
     }
 }
 
-fn check_secret(secret: &str) -> Result<(), String> {
-    use base64::Engine;
-    let Some(key) = secret.strip_prefix("whsec_") else {
-        return Err("a signing secret must start with `whsec_`".into());
-    };
-    match base64::engine::general_purpose::STANDARD.decode(key) {
-        Ok(bytes) if !bytes.is_empty() => Ok(()),
-        _ => Err("a signing secret must be `whsec_` followed by base64".into()),
+/// A key that signs: a `whsec_` secret (`v1`, HMAC) or a `whsk_` Ed25519 key (`v1a`).
+fn check_signing_key(key: &str) -> Result<(), String> {
+    let key = key.trim();
+    // A `whpk_` key is refused by the parser below, with its own message.
+    if !["whsec_", "whsk_", "whpk_"]
+        .iter()
+        .any(|p| key.starts_with(p))
+    {
+        return Err("a signing secret must start with `whsec_` (HMAC) or `whsk_` (Ed25519)".into());
     }
+    pythia::webhook::SigningKey::parse(key)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// A key that verifies: a `whsec_` secret, a `whpk_` Ed25519 public key, or a `whsk_` key
+/// (which verifies with its public half).
+fn check_verifying_key(key: &str) -> Result<(), String> {
+    let key = key.trim();
+    if !["whsec_", "whpk_", "whsk_"]
+        .iter()
+        .any(|p| key.starts_with(p))
+    {
+        return Err("a verifying secret must start with `whsec_`, `whpk_` or `whsk_`".into());
+    }
+    pythia::webhook::VerifyingKey::parse(key)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 fn check_retry(retry: Option<&Spanned<RetrySection>>, problems: &mut Problems) {
