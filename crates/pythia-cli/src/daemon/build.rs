@@ -18,6 +18,10 @@ use crate::config::Loaded;
 /// The binary refuses loopback and private addresses unless `allow_private_networks` is set.
 const DEFAULT_ALLOW_PRIVATE: bool = false;
 
+/// Requests in flight and idle connections per host of the webhook client when `[http]` sets
+/// neither: as wide as the library's sender default.
+const WEBHOOK_POOL: usize = 1024;
+
 /// The client builder of the pollers from an `[http]` section (already merged with the
 /// `HTTP_*` variables): the transport settings of [`transport_builder`], plus the base URL,
 /// redirects, default headers, authentication, retries, breaker and rate limit.
@@ -293,7 +297,16 @@ pub(crate) fn endpoint_config(endpoint: &EndpointSection) -> Result<EndpointConf
 /// ingest), not here.
 pub(crate) fn webhook_config(loaded: &Loaded) -> Result<WebhookConfig, String> {
     let http = &loaded.http;
-    let mut builder = WebhookConfig::builder().http(transport_builder(http, loaded)?);
+    let mut transport = transport_builder(http, loaded)?;
+    // `[http]` pool knobs left unset keep the sender's wide pool, not the pollers' defaults
+    // (20 idle connections per host would churn connections at 64 deliveries in flight).
+    if http.pool_size.is_none() {
+        transport = transport.pool_size(WEBHOOK_POOL);
+    }
+    if http.max_keepalive_connections.is_none() {
+        transport = transport.max_keepalive_connections(WEBHOOK_POOL);
+    }
+    let mut builder = WebhookConfig::builder().http(transport);
     if let Some(d) = http.timeout {
         builder = builder.timeout(d.0);
     }
