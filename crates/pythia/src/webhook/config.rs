@@ -475,8 +475,9 @@ impl WebhookConfigBuilder {
 
     /// The HTTP client underneath (TLS, proxies of trust, pool, SSRF guard). Whatever it says,
     /// webhooks never follow redirects and never retry or break circuits at the client level:
-    /// the sender does that per endpoint. Default: [`HttpClientConfig::builder`] with a pool of
-    /// 1,024 idle connections.
+    /// the sender does that per endpoint. Default: [`HttpClientConfig::builder`] with up to 1,024
+    /// requests in flight and 1,024 idle connections kept, so that a broadcast reaches that many
+    /// endpoints at once (each endpoint still has its own `concurrency_limit`).
     pub fn http(mut self, builder: HttpClientConfigBuilder) -> Self {
         self.http = Some(builder);
         self
@@ -526,7 +527,11 @@ impl WebhookConfigBuilder {
 
         let http = self
             .http
-            .unwrap_or_else(|| HttpClientConfig::builder().max_keepalive_connections(1024))
+            .unwrap_or_else(|| {
+                HttpClientConfig::builder()
+                    .pool_size(1024)
+                    .max_keepalive_connections(1024)
+            })
             .follow_redirects(false)
             .retry(RetryPolicy::none())
             .circuit_breaker(None)
@@ -753,6 +758,14 @@ mod tests {
         assert!(matches!(url, WebhookConfigError::InvalidUrl { .. }));
         assert!(zero.to_string().contains("concurrency_limit"));
         assert!(backoff.to_string().contains("retry_backoff"));
+    }
+
+    #[test]
+    fn the_default_pool_lets_a_broadcast_reach_a_thousand_endpoints_at_once() {
+        let config = WebhookConfig::builder().build().unwrap();
+
+        assert_eq!(config.http.pool_size(), 1024);
+        assert_eq!(config.http.max_keepalive_connections(), 1024);
     }
 
     #[test]
