@@ -196,14 +196,16 @@ fn claim(
     let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".to_owned());
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     // Claiming moves the due time to the end of the lease: when the lease expires the message is
-    // simply due again, and no sweep is needed.
+    // simply due again, and no sweep is needed. The limit is cast rather than bound bare: SQLite
+    // plans with the value of a bare `LIMIT ?`, so binding a new one re-prepares the statement
+    // on every claim; the plan is the same either way.
     let sql = format!(
         "UPDATE messages SET lease = ?1, due_at = ?2
          WHERE seq IN (
             SELECT seq FROM messages
             WHERE dead_at IS NULL AND due_at <= ?3
               AND endpoint NOT IN (SELECT value FROM json_each(?4))
-            ORDER BY due_at, seq LIMIT ?5)
+            ORDER BY due_at, seq LIMIT CAST(?5 AS INTEGER))
          RETURNING seq, {MESSAGE_COLUMNS}"
     );
     let mut statement = conn.prepare_cached(&sql)?;
