@@ -1,0 +1,478 @@
+//! Webhook delivery rates, each against a baseline measured in the same run: sends in memory
+//! against a bare hyper client, sends through the durable SQLite outbox against sends in
+//! memory, and a broadcast to 1,000 endpoints against its slowest endpoint alone.
+//!
+//! ```text
+//! CARGO_TARGET_DIR=/work/bench-target cargo bench -p pythia --bench webhook_send
+//! PYTHIA_BENCH_MESSAGES=5000 CARGO_TARGET_DIR=/work/bench-target \
+//!     cargo bench -p pythia --bench webhook_send
+//! ```
+//!
+//! Targets (DESIGN.md section 6):
+//!
+//! - In memory: `WebhookSender::send` of a 1 KiB JSON body, 64 in flight, keeps at least 0.8
+//!   of the rate of a bare hyper client (hyper-util's pooled client, nothing on top) posting the
+//!   same bytes to the same receiver, 64 in flight. A bare reqwest client, which `HttpClient`
+//!   wraps, is measured too, for reference: it shows how much of the gap is reqwest's.
+//! - Durable: 64 producers enqueue through `WebhookQueue` into a `SqliteOutbox` while a
+//!   `Dispatcher` delivers with the same sender; messages arrived at the receiver per second,
+//!   from the first enqueue to the last arrival, reach at least 0.5 of the in-memory rate. The
+//!   enqueue-only rate (accepted per second, no dispatcher running) is printed alongside.
+//! - Broadcast: `broadcast` to 1,000 endpoints takes at most 1.5 times as long as one `send`
+//!   to the slowest of them.
+//!
+//! Every receiver is a loopback `pythia_testkit::TestServer` answering `204`, with recording
+//! off (hit counts only) so that the server is not the bottleneck. The senders run as in
+//! production: signed with a `whsec_` secret, with the default timeout, in-memory retries and
+//! circuit breaker per endpoint. Nothing had to change for 64 in flight: the default
+//! per-endpoint concurrency limit is 64 and the default pool keeps 1,024 idle connections; the
+//! bare clients keep 64. Loopback is reachable because the library allows private networks by
+//! default (the binary turns that off). The dispatcher keeps its defaults (64 in flight,
+//! claims of 64, woken by each enqueue) except `per_endpoint_concurrency`, raised from half the
+//! concurrency (32) to 64: every message here goes to one endpoint, and the in-memory case has
+//! 64 in flight to it. Each round opens a fresh outbox with `SqliteOutbox::open` in a new
+//! temporary directory, durable on commit by default (WAL, `synchronous = FULL`); for the
+//! figure to mean anything that directory must be on a real disk, not tmpfs.
+//!
+//! The broadcast endpoints are `/ep/0` to `/ep/999` spread over four servers, each answering
+//! after 20 to 50 ms except `/ep/500`, the slowest, after 200 ms. A warm-up broadcast opens the
+//! connections first.
+//!
+//! The cases run in alternating rounds to share the machine's noise, and their medians are
+//! compared. Every phase is bounded by a count and a time limit (20 s). `PYTHIA_BENCH_MESSAGES`
+//! sets the messages per round of the first two cases (default 30,000).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use pythia::outbox::{Outbox, SqliteOutbox};
+use pythia::webhook::dispatch::Dispatcher;
+use pythia::webhook::{Payload, WebhookConfig, WebhookSender};
+use pythia_testkit::{Reply, Route, TestServer};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const IN_FLIGHT: usize = 64;
+const ROUNDS: usize = 5;
+const PHASE_LIMIT: Duration = Duration::from_secs(20);
+const WARM_UP: usize = 2_000;
+const MEMORY_PATH: &str = "/memory";
+const DURABLE_PATH: &str = "/durable";
+
+const ENDPOINTS: usize = 1_000;
+const SERVERS: usize = 4;
+const SLOWEST: usize = 500;
+const SLOWEST_DELAY: Duration = Duration::from_millis(200);
+
+/// A compact JSON document of exactly 1 KiB.
+fn payload() -> Bytes {
+    let head = r#"{"type":"order.created","data":{"order_id":12345,"note":""#;
+    let tail = r#""}}"#;
+    let note = "x".repeat(1024 - head.len() - tail.len());
+    let body = format!("{head}{note}{tail}");
+    assert_eq!(body.len(), 1024);
+    serde_json::from_str::<serde_json::Value>(&body).expect("the payload is json");
+    Bytes::from(body)
+}
+
+/// What one phase did.
+#[derive(Clone, Copy)]
+struct Run {
+    done: usize,
+    failures: usize,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn per_second(self) -> f64 {
+        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+        let done = self.done as f64;
+        done / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Runs `op` `count` times with `IN_FLIGHT` workers, stopping early at `deadline`.
+async fn drive<F, Fut>(count: usize, deadline: Instant, op: F) -> Run
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+
+    let workers: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| {
+            let (op, next, failures) = (op.clone(), next.clone(), failures.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline && next.fetch_add(1, Ordering::Relaxed) < count {
+                    if !op().await {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.expect("a bench worker panicked");
+    }
+
+    let elapsed = started.elapsed();
+    let done = next.load(Ordering::Relaxed).min(count);
+    if Instant::now() >= deadline {
+        println!("  (a phase ran out of time after {done} of {count})");
+    }
+    Run {
+        done,
+        failures: failures.load(Ordering::Relaxed),
+        elapsed,
+    }
+}
+
+/// The end of a phase that starts now.
+fn phase_deadline() -> Instant {
+    Instant::now() + PHASE_LIMIT
+}
+
+/// The baseline of the in-memory case: hyper's own pooled client, nothing on top.
+async fn bare(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    url: &str,
+    body: &Bytes,
+    n: usize,
+) -> Run {
+    let uri: http::Uri = url.parse().expect("a valid uri");
+    let (client, body) = (client.clone(), body.clone());
+    drive(n, phase_deadline(), move || {
+        let (client, uri, body) = (client.clone(), uri.clone(), body.clone());
+        async move {
+            let request = http::Request::post(uri)
+                .header(CONTENT_TYPE, "application/json")
+                .body(Full::new(body))
+                .expect("a valid request");
+            match client.request(request).await {
+                Ok(response) => {
+                    response.status().is_success() && response.into_body().collect().await.is_ok()
+                }
+                Err(_) => false,
+            }
+        }
+    })
+    .await
+}
+
+/// Where the gap comes from: reqwest, which `HttpClient` wraps, with nothing on top.
+async fn bare_reqwest(client: &reqwest::Client, url: &str, body: &Bytes, n: usize) -> Run {
+    let (client, url, body) = (client.clone(), url.to_owned(), body.clone());
+    drive(n, phase_deadline(), move || {
+        let (client, url, body) = (client.clone(), url.clone(), body.clone());
+        async move {
+            let sent = client
+                .post(url)
+                .header(CONTENT_TYPE, "application/json")
+                .body(body)
+                .send()
+                .await;
+            match sent {
+                Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await
+}
+
+/// `WebhookSender::send` to a named endpoint, with its retries, breaker and signing.
+async fn in_memory(sender: &WebhookSender, body: &Bytes, n: usize) -> Run {
+    let payload = Payload::bytes(body.clone(), "application/json");
+    let sender = sender.clone();
+    drive(n, phase_deadline(), move || {
+        let (sender, payload) = (sender.clone(), payload.clone());
+        async move { sender.send("memory", payload, &[]).await.is_delivered() }
+    })
+    .await
+}
+
+/// A fresh outbox file in its own temporary directory.
+fn fresh_outbox() -> (tempfile::TempDir, SqliteOutbox) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let outbox = SqliteOutbox::open(dir.path().join("outbox.db")).expect("a sqlite outbox");
+    (dir, outbox)
+}
+
+fn dispatcher(outbox: &SqliteOutbox, sender: &WebhookSender) -> Dispatcher {
+    Dispatcher::builder(outbox.clone(), sender.clone())
+        .per_endpoint_concurrency(IN_FLIGHT)
+        .build()
+}
+
+/// Enqueues only, no dispatcher running: messages accepted (durable) per second.
+async fn enqueue_only(sender: &WebhookSender, body: &Bytes, n: usize) -> Run {
+    let (_dir, outbox) = fresh_outbox();
+    let queue = dispatcher(&outbox, sender).queue();
+    let body = body.clone();
+    drive(n, phase_deadline(), move || {
+        let (queue, body) = (queue.clone(), body.clone());
+        async move { queue.send("durable", body).await.is_ok() }
+    })
+    .await
+}
+
+/// End to end: producers enqueue while the dispatcher delivers; done counts arrivals at the
+/// receiver, elapsed runs from the first enqueue to the last arrival.
+async fn durable(sender: &WebhookSender, server: &TestServer, body: &Bytes, n: usize) -> Run {
+    let (_dir, outbox) = fresh_outbox();
+    let dispatcher = dispatcher(&outbox, sender);
+    let queue = dispatcher.queue();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(dispatcher.run_until(stop.clone().cancelled_owned()));
+    let before = server.hits(DURABLE_PATH);
+    let deadline = phase_deadline();
+    let started = Instant::now();
+
+    let body = body.clone();
+    let produced = drive(n, deadline, move || {
+        let (queue, body) = (queue.clone(), body.clone());
+        async move { queue.send("durable", body).await.is_ok() }
+    })
+    .await;
+    // Polled rather than awaited with `wait_for_hits`, which would wake a waiter per request.
+    let target = before + produced.done;
+    while server.hits(DURABLE_PATH) < target && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let elapsed = started.elapsed();
+    let delivered = server.hits(DURABLE_PATH) - before;
+
+    stop.cancel();
+    running.await.expect("the dispatcher panicked");
+    let stats = outbox.stats(None).await.expect("outbox stats");
+    if delivered < produced.done || stats.depth() > 0 {
+        println!(
+            "  (durable: {delivered} of {} arrived in time, {} left in the outbox)",
+            produced.done,
+            stats.depth()
+        );
+    }
+    Run {
+        done: delivered,
+        failures: produced.failures + usize::try_from(stats.dead).unwrap_or(usize::MAX),
+        elapsed,
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn messages_per_round() -> usize {
+    std::env::var("PYTHIA_BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(30_000)
+}
+
+fn check(run: Run, what: &str) -> f64 {
+    assert_eq!(run.failures, 0, "{what}: deliveries failed");
+    run.per_second()
+}
+
+/// Cases 1 and 2: in memory against bare hyper, durable against in memory.
+async fn throughput(body: &Bytes) {
+    let server = TestServer::start().await;
+    server.set_recording(false);
+    server.route(MEMORY_PATH, Route::reply(Reply::status(204)));
+    server.route(DURABLE_PATH, Route::reply(Reply::status(204)));
+    let url = server.url(MEMORY_PATH);
+
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let hyper = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(IN_FLIGHT)
+        .build(connector);
+    let reqwest = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(IN_FLIGHT)
+        .build()
+        .expect("a reqwest client");
+    let config = WebhookConfig::builder()
+        .base_url(server.base_url())
+        .secret(SECRET)
+        .endpoint("memory", MEMORY_PATH)
+        .endpoint("durable", DURABLE_PATH)
+        .build()
+        .expect("a valid webhook configuration");
+    let sender = WebhookSender::new(config).expect("a webhook sender");
+
+    let count = messages_per_round();
+    bare(&hyper, &url, body, WARM_UP).await;
+    bare_reqwest(&reqwest, &url, body, WARM_UP).await;
+    in_memory(&sender, body, WARM_UP).await;
+    durable(&sender, &server, body, WARM_UP).await;
+
+    let mut rates: [Vec<f64>; 5] = Default::default();
+    for round in 0..ROUNDS {
+        let figures = [
+            check(bare(&hyper, &url, body, count).await, "bare hyper"),
+            check(
+                bare_reqwest(&reqwest, &url, body, count).await,
+                "bare reqwest",
+            ),
+            check(in_memory(&sender, body, count).await, "in memory"),
+            check(enqueue_only(&sender, body, count).await, "enqueue only"),
+            check(durable(&sender, &server, body, count).await, "durable"),
+        ];
+        let [h, r, m, e, d] = figures;
+        println!(
+            "round {round}: hyper {h:>6.0}/s, reqwest {r:>6.0}/s, send {m:>6.0}/s, \
+             enqueue {e:>6.0}/s, durable {d:>6.0}/s"
+        );
+        for (all, figure) in rates.iter_mut().zip(figures) {
+            all.push(figure);
+        }
+    }
+
+    let [h, r, m, e, d] = rates.map(median);
+    println!(
+        "webhook_send: 1 KiB JSON, {IN_FLIGHT} in flight, {count} per round, median of {ROUNDS}"
+    );
+    println!("  bare hyper client:            {h:>7.0} req/s (baseline)");
+    println!(
+        "  bare reqwest, for reference:  {r:>7.0} req/s ({:.3} of hyper)",
+        r / h
+    );
+    println!("  WebhookSender::send:          {m:>7.0} sends/s");
+    println!(
+        "  ratio send / hyper:           {:>7.3} (target >= 0.8: {})",
+        m / h,
+        verdict(m / h >= 0.8)
+    );
+    println!("  sqlite outbox, enqueue only:  {e:>7.0} accepted/s");
+    println!("  sqlite outbox, end to end:    {d:>7.0} delivered/s");
+    println!(
+        "  ratio durable / in memory:    {:>7.3} (target >= 0.5: {})",
+        d / m,
+        verdict(d / m >= 0.5)
+    );
+    println!(
+        "  connections accepted:         {:>7}",
+        server.connections()
+    );
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn delay_of(endpoint: usize) -> Duration {
+    if endpoint == SLOWEST {
+        return SLOWEST_DELAY;
+    }
+    let spread = u64::try_from(endpoint * 13 % 31).expect("below 31");
+    Duration::from_millis(20 + spread)
+}
+
+/// Case 3: a broadcast to 1,000 endpoints against the slowest endpoint alone.
+async fn broadcast(body: &Bytes) {
+    let mut servers = Vec::new();
+    for _ in 0..SERVERS {
+        let server = TestServer::start().await;
+        server.set_recording(false);
+        servers.push(server);
+    }
+    let mut builder = WebhookConfig::builder().secret(SECRET);
+    let mut names = Vec::with_capacity(ENDPOINTS);
+    for endpoint in 0..ENDPOINTS {
+        let server = &servers[endpoint % SERVERS];
+        let path = format!("/ep/{endpoint}");
+        server.route(
+            &path,
+            Route::reply(Reply::status(204).delay(delay_of(endpoint))),
+        );
+        let name = format!("ep{endpoint}");
+        builder = builder.endpoint(&name, &server.url(&path));
+        names.push(name);
+    }
+    let sender = WebhookSender::new(builder.build().expect("a valid webhook configuration"))
+        .expect("a webhook sender");
+    let payload = Payload::bytes(body.clone(), "application/json");
+    let slowest = &names[SLOWEST];
+
+    let broadcast_once = || async {
+        let started = Instant::now();
+        let sent = sender.broadcast(&names, payload.clone(), &[], false);
+        let outcome = tokio::time::timeout(PHASE_LIMIT, sent)
+            .await
+            .expect("a broadcast within the phase limit");
+        assert!(outcome.is_all_delivered(), "a broadcast delivery failed");
+        started.elapsed()
+    };
+    let single_once = || async {
+        let started = Instant::now();
+        let sent = sender.send(slowest, payload.clone(), &[]);
+        let outcome = tokio::time::timeout(PHASE_LIMIT, sent)
+            .await
+            .expect("a send within the phase limit");
+        assert!(outcome.is_delivered(), "the single send failed");
+        started.elapsed()
+    };
+
+    broadcast_once().await;
+    single_once().await;
+    let (mut singles, mut broadcasts) = (vec![], vec![]);
+    for round in 0..ROUNDS {
+        let single = single_once().await;
+        let all = broadcast_once().await;
+        println!(
+            "round {round}: slowest alone {:>6.1} ms, broadcast {:>6.1} ms",
+            ms(single),
+            ms(all)
+        );
+        singles.push(ms(single));
+        broadcasts.push(ms(all));
+    }
+
+    let (single, all) = (median(singles), median(broadcasts));
+    let ratio = all / single;
+    let slowest_ms = SLOWEST_DELAY.as_millis();
+    let connections: usize = servers.iter().map(TestServer::connections).sum();
+    println!(
+        "webhook_send broadcast: {ENDPOINTS} endpoints on {SERVERS} servers, median of {ROUNDS}"
+    );
+    println!("  slowest endpoint alone:       {single:>7.1} ms (answers after {slowest_ms} ms)");
+    println!("  broadcast:                    {all:>7.1} ms");
+    let met = verdict(ratio <= 1.5);
+    println!("  ratio broadcast / slowest:    {ratio:>7.3} (target <= 1.5: {met})");
+    println!("  connections accepted:         {connections:>7}");
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let body = payload();
+    tokio.block_on(async {
+        throughput(&body).await;
+        broadcast(&body).await;
+    });
+}
