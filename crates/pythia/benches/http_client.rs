@@ -66,7 +66,7 @@ async fn rate<C: Caller>(caller: &C, url: &str, count: usize) -> f64 {
             let (caller, url) = (caller.clone(), url.to_owned());
             let (next, failures) = (next.clone(), failures.clone());
             tokio::spawn(async move {
-                while next.fetch_add(1, Ordering::Relaxed) < count && Instant::now() < deadline {
+                while Instant::now() < deadline && next.fetch_add(1, Ordering::Relaxed) < count {
                     if !caller.call(&url).await {
                         failures.fetch_add(1, Ordering::Relaxed);
                     }
@@ -127,13 +127,18 @@ fn main() {
         rate(&bare, &url, WARM_UP).await;
         rate(&pythia, &url, WARM_UP).await;
 
-        let (mut bare_rates, mut pythia_rates) = (Vec::new(), Vec::new());
+        let (mut bare_rates, mut pythia_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..ROUNDS {
             let b = rate(&bare, &url, count).await;
             let p = rate(&pythia, &url, count).await;
-            println!("round {round}: bare reqwest {b:>9.0} req/s, HttpClient {p:>9.0} req/s");
+            println!(
+                "round {round}: bare reqwest {b:>9.0} req/s, HttpClient {p:>9.0} req/s \
+                 (ratio {:.3})",
+                p / b
+            );
             bare_rates.push(b);
             pythia_rates.push(p);
+            ratios.push(p / b);
         }
 
         let (b, p) = (median(bare_rates), median(pythia_rates));
@@ -142,7 +147,12 @@ fn main() {
         );
         println!("  bare reqwest: {b:>9.0} req/s");
         println!("  HttpClient:   {p:>9.0} req/s");
-        println!("  ratio:        {:.3} (target >= 0.9)", p / b);
+        println!("  ratio of the medians:         {:.3}", p / b);
+        // Each round measures both back to back, so its ratio shares that moment's noise.
+        println!(
+            "  median of the round ratios:   {:.3} (target >= 0.9)",
+            median(ratios)
+        );
         println!(
             "  connections accepted by the server: {}",
             server.connections()
