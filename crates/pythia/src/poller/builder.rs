@@ -270,6 +270,7 @@ impl PollerBuilder {
             lease: self.lease,
             deliver_errors: self.deliver_errors,
             retry,
+            attempt_timeout: None,
             live: Live::default(),
         };
         Ok((target, self.client))

@@ -3,8 +3,13 @@
 use super::{ConfigError, PollerConfig};
 use crate::http::{HttpClient, HttpClientConfig};
 
-// TODO(#3): a shared client applies the longest timeouts of its targets; a per-request
-// attempt timeout from each target's own settings would keep shorter ones exact.
+/// The time one attempt of a target may take by its own settings: connect plus read. A
+/// client shared by targets has the longest timeouts among them, so a target with shorter
+/// ones bounds each of its attempts by this instead.
+pub(crate) fn attempt_budget(config: &PollerConfig) -> std::time::Duration {
+    config.connect_timeout.saturating_add(config.read_timeout)
+}
+
 /// One client for targets that share it: the longest of their timeouts and body caps, a pool of
 /// `pool` connections, and TLS and redirect settings they must agree on.
 pub(crate) fn build_client(

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::client::build_client;
+use super::client::{attempt_budget, build_client};
 use super::engine::Engine;
 use super::stats::PollerStats;
+use super::target::Target;
 use super::{ConfigError, PollerBuilder};
 use crate::http::HttpClient;
 use crate::runtime::{Worker, WorkerContext};
@@ -180,7 +181,7 @@ impl PollerGroupBuilder {
                 }
                 None => client_of.push(0),
             }
-            targets.push(Arc::new(target));
+            targets.push(target);
         }
         let shared = match self.client {
             Some(client) => client,
@@ -191,10 +192,20 @@ impl PollerGroupBuilder {
                     .filter(|(_, client)| **client == 0)
                     .map(|(target, _)| &target.config)
                     .collect();
-                build_client(&configs, self.max_in_flight)?
+                let client = build_client(&configs, self.max_in_flight)?;
+                let longest = configs.iter().map(|c| attempt_budget(c)).max();
+                // The shared client has the longest timeouts; the others keep their own.
+                for (target, client) in targets.iter_mut().zip(&client_of) {
+                    let own = attempt_budget(&target.config);
+                    if *client == 0 && longest.is_some_and(|longest| own < longest) {
+                        target.attempt_timeout = Some(own);
+                    }
+                }
+                client
             }
         };
         clients.insert(0, shared);
+        let targets: Vec<Arc<Target>> = targets.into_iter().map(Arc::new).collect();
 
         let engine = Engine {
             name: self.name,

@@ -76,6 +76,9 @@ pub(crate) async fn poll(
             .request(target.config.method.clone(), url.as_str())
             .headers(target.config.headers.clone())
             .retry(target.retry.clone());
+        if let Some(timeout) = target.attempt_timeout {
+            request = request.timeout(timeout);
+        }
         if let Some(agent) = &target.config.user_agent {
             if let Ok(value) = HeaderValue::from_str(agent) {
                 request = request.header(USER_AGENT, value);

@@ -32,6 +32,9 @@ pub(crate) struct Target {
     pub(crate) lease: Option<Arc<dyn TargetLease>>,
     pub(crate) deliver_errors: bool,
     pub(crate) retry: RetryPolicy,
+    /// The time allowed for one attempt when the target shares a client built for longer
+    /// timeouts than its own (see `client::attempt_budget`); `None` keeps the client's.
+    pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) live: Live,
 }
 
