@@ -11,7 +11,8 @@ use crate::config::types::Dur;
 #[derive(Debug, Parser)]
 #[command(name = "pythia", version, about, max_term_width = 100)]
 pub(crate) struct Cli {
-    /// Log level or filter (`info`, `debug`, `pythia=debug,warn`); also `PYTHIA_LOG`.
+    /// Log level or filter (`info`, `debug`, `pythia=debug,warn`); also `PYTHIA_LOG`. The
+    /// RabbitMQ client's own lines are off unless named (`info,lapin=debug`).
     #[arg(long, global = true, env = "PYTHIA_LOG", default_value = "info")]
     pub(crate) log_level: String,
     /// `auto` (human on a terminal, else JSON), `human` or `json`.
