@@ -167,7 +167,7 @@ impl Daemon {
             endpoints = %endpoints.names().collect::<Vec<_>>().join(","),
             pollers = %summary.pollers.join(","),
             relays = %summary.relays.join(","),
-            ready_ms = ready_after.as_secs_f64() * 1000.0,
+            ready_ms = (ready_after.as_secs_f64() * 10_000.0).round() / 10.0,
             "pythia is running"
         );
         if let Some(path) = ready_file {
