@@ -26,6 +26,7 @@ pub const CASES: &[&str] = &[
     "claimed_message_is_hidden_until_its_lease_ends",
     "expired_lease_makes_the_message_due_again_and_the_old_lease_stale",
     "ack_removes_the_message",
+    "ack_batch_acks_each_message_on_its_own",
     "idempotency_key_makes_a_repeat_harmless_before_and_after_delivery",
     "explicit_id_is_kept_and_a_repeat_of_it_is_a_duplicate",
     "reschedule_counts_attempts_only_when_asked",
@@ -66,6 +67,7 @@ pub async fn run_case(name: &str, outbox: impl Outbox) {
             expired_lease(o).await
         }
         "ack_removes_the_message" => ack_removes(o).await,
+        "ack_batch_acks_each_message_on_its_own" => ack_batch(o).await,
         "idempotency_key_makes_a_repeat_harmless_before_and_after_delivery" => idempotency(o).await,
         "explicit_id_is_kept_and_a_repeat_of_it_is_a_duplicate" => explicit_id(o).await,
         "reschedule_counts_attempts_only_when_asked" => reschedule_counts(o).await,
@@ -162,6 +164,61 @@ async fn ack_removes(o: &impl Outbox) {
     assert_eq!(stats.dead, 0);
     assert_eq!(stats.oldest_age, None);
     assert!(o.claim(10, Duration::ZERO).await.unwrap().is_empty());
+}
+
+async fn ack_batch(o: &impl Outbox) {
+    let keyed = || NewMessage::new("orders", "1").idempotency_key("k-batch");
+    let first = o.enqueue(keyed()).await.unwrap().id;
+    let second = o.enqueue(NewMessage::new("orders", "2")).await.unwrap().id;
+    let third = o.enqueue(NewMessage::new("orders", "3")).await.unwrap().id;
+    let claimed = o.claim(10, LONG).await.unwrap();
+    let lease_of = |id: &str| &claimed.iter().find(|c| c.message.id == id).unwrap().lease;
+    let wrong = super::Lease("not-the-lease".to_owned());
+
+    let results = o
+        .ack_batch(&[
+            (first.as_str(), lease_of(&first)),
+            (second.as_str(), &wrong),
+            ("msg_missing", &wrong),
+            (third.as_str(), lease_of(&third)),
+        ])
+        .await;
+    let none = o.ack_batch(&[]).await;
+
+    assert_eq!(claimed.len(), 3);
+    assert_eq!(
+        results.len(),
+        4,
+        "one result per entry, in order: {results:?}"
+    );
+    assert!(results[0].is_ok(), "got {:?}", results[0]);
+    assert!(
+        matches!(results[1], Err(OutboxError::LeaseLost(_))),
+        "a wrong lease fails its entry only: {:?}",
+        results[1]
+    );
+    assert!(
+        matches!(
+            results[2],
+            Err(OutboxError::NotFound(_) | OutboxError::LeaseLost(_))
+        ),
+        "got {:?}",
+        results[2]
+    );
+    assert!(results[3].is_ok(), "got {:?}", results[3]);
+    assert!(none.is_empty());
+    let stats = o.stats(None).await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.in_flight),
+        (0, 1),
+        "only the entry with the wrong lease is left"
+    );
+    assert!(
+        o.enqueue(keyed()).await.unwrap().duplicate,
+        "a batch ack keeps the key of a delivered message"
+    );
+    o.ack(&second, lease_of(&second)).await.unwrap();
+    assert_eq!(o.stats(None).await.unwrap().depth(), 0);
 }
 
 async fn idempotency(o: &impl Outbox) {

@@ -9,8 +9,9 @@
 //! - [`Outbox::claim`] hands out due messages under a lease. A claimed message is invisible to
 //!   other claimers until its lease expires; then it is due again (a crashed dispatcher loses
 //!   nothing, and the redelivery carries the same id).
-//! - After an attempt, a dispatcher calls exactly one of [`Outbox::ack`],
-//!   [`Outbox::reschedule`] or [`Outbox::dead_letter`], passing the lease it holds. A stale
+//! - After an attempt, a dispatcher calls exactly one of [`Outbox::ack`] (or
+//!   [`Outbox::ack_batch`] for several), [`Outbox::reschedule`] or [`Outbox::dead_letter`],
+//!   passing the lease it holds. A stale
 //!   lease (one that expired and was claimed again) is refused with [`OutboxError::LeaseLost`].
 //! - Dead letters can be listed and replayed.
 //!
@@ -286,6 +287,18 @@ pub trait Outbox: Send + Sync + 'static {
     /// Marks a claimed message delivered and removes it.
     async fn ack(&self, id: &str, lease: &Lease) -> Result<(), OutboxError>;
 
+    /// Acks several claimed messages, each `(id, lease)` as [`ack`](Outbox::ack) would, and
+    /// returns their results in the same order. Each ack stands alone: a lost lease or an
+    /// unknown id fails that entry only. A dispatcher acks what its attempts delivered while
+    /// the previous batch was being stored, so one write serves many deliveries.
+    ///
+    /// The provided implementation runs [`ack`](Outbox::ack) for every entry concurrently;
+    /// implementations should store the whole batch in one write.
+    async fn ack_batch(&self, acks: &[(&str, &Lease)]) -> Vec<Result<(), OutboxError>> {
+        let acks = acks.iter().map(|(id, lease)| self.ack(id, lease));
+        futures::future::join_all(acks).await
+    }
+
     /// Hands a claimed message back to be tried again at `at`. With `count_attempt`, the
     /// attempt counter grows by one (a failed attempt); without it, it stays (an open breaker,
     /// a shutdown).
@@ -336,6 +349,10 @@ impl<T: Outbox + ?Sized> Outbox for std::sync::Arc<T> {
 
     async fn ack(&self, id: &str, lease: &Lease) -> Result<(), OutboxError> {
         (**self).ack(id, lease).await
+    }
+
+    async fn ack_batch(&self, acks: &[(&str, &Lease)]) -> Vec<Result<(), OutboxError>> {
+        (**self).ack_batch(acks).await
     }
 
     async fn reschedule(

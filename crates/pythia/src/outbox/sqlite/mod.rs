@@ -162,6 +162,17 @@ fn unexpected(done: &Done) -> OutboxError {
     OutboxError::Storage(format!("unexpected writer reply {done:?}"))
 }
 
+/// The same failure again, for each entry of a batch that failed as a whole.
+fn copy_of(error: &OutboxError) -> OutboxError {
+    match error {
+        OutboxError::Closed => OutboxError::Closed,
+        other => OutboxError::Storage(match other {
+            OutboxError::Storage(reason) => reason.clone(),
+            other => other.to_string(),
+        }),
+    }
+}
+
 #[async_trait]
 impl Outbox for SqliteOutbox {
     async fn enqueue(&self, message: NewMessage) -> Result<Enqueued, OutboxError> {
@@ -205,6 +216,24 @@ impl Outbox for SqliteOutbox {
             lease: lease.clone(),
         };
         self.call(op).await.map(drop)
+    }
+
+    async fn ack_batch(&self, acks: &[(&str, &Lease)]) -> Vec<Result<(), OutboxError>> {
+        if acks.is_empty() {
+            return Vec::new();
+        }
+        let op = Op::AckBatch(
+            acks.iter()
+                .map(|(id, lease)| ((*id).to_owned(), (*lease).clone()))
+                .collect(),
+        );
+        let error = match self.call(op).await {
+            Ok(Done::Acked(results)) => return results,
+            Ok(other) => unexpected(&other),
+            Err(error) => error,
+        };
+        // The batch failed as a whole: nothing in it was stored.
+        acks.iter().map(|_| Err(copy_of(&error))).collect()
     }
 
     async fn reschedule(

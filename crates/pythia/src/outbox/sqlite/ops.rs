@@ -25,6 +25,7 @@ pub(super) enum Op {
         id: String,
         lease: Lease,
     },
+    AckBatch(Vec<(String, Lease)>),
     Reschedule {
         id: String,
         lease: Lease,
@@ -47,6 +48,8 @@ pub(super) enum Op {
 pub(super) enum Done {
     Enqueued(Vec<Enqueued>),
     Claimed(Vec<Claimed>),
+    /// One result per entry of an [`Op::AckBatch`], in its order.
+    Acked(Vec<Result<(), OutboxError>>),
     Unit,
     Stats(OutboxStats),
     DeadLetters(Vec<DeadLetter>),
@@ -63,6 +66,7 @@ pub(super) fn run(conn: &Connection, op: Op, now: i64, retention: Duration) -> R
             claim(conn, limit, lease, &skip, now).map(Done::Claimed)
         }
         Op::Ack { id, lease } => ack(conn, &id, &lease, now, retention).map(|()| Done::Unit),
+        Op::AckBatch(acks) => ack_batch(conn, &acks, now, retention).map(Done::Acked),
         Op::Reschedule {
             id,
             lease,
@@ -249,6 +253,24 @@ fn ack(
             .execute(params![key, id, expires])?;
     }
     Ok(())
+}
+
+/// Acks each entry on its own: a lost lease fails that entry, an SQL error the whole batch.
+fn ack_batch(
+    conn: &Connection,
+    acks: &[(String, Lease)],
+    now: i64,
+    retention: Duration,
+) -> Result<Vec<Result<(), OutboxError>>, Error> {
+    let mut results = Vec::with_capacity(acks.len());
+    for (id, lease) in acks {
+        match ack(conn, id, lease, now, retention) {
+            Ok(()) => results.push(Ok(())),
+            Err(Error::Outbox(error)) => results.push(Err(error)),
+            Err(error @ Error::Sql(_)) => return Err(error),
+        }
+    }
+    Ok(results)
 }
 
 /// Turns "no row changed" into the right error: the message is gone, or its lease is not ours.
