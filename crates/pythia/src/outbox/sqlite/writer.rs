@@ -91,12 +91,12 @@ fn run_in_savepoint(
     now: i64,
     retention: Duration,
 ) -> Result<Done, OutboxError> {
-    conn.execute_batch("SAVEPOINT op")
-        .map_err(|e| OutboxError::Storage(e.to_string()))?;
+    // Prepared once and cached: `execute_batch` would parse them again for every request.
+    let savepoint = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+    savepoint("SAVEPOINT op").map_err(|e| OutboxError::Storage(e.to_string()))?;
     match ops::run(conn, op, now, retention) {
         Ok(done) => {
-            conn.execute_batch("RELEASE op")
-                .map_err(|e| OutboxError::Storage(e.to_string()))?;
+            savepoint("RELEASE op").map_err(|e| OutboxError::Storage(e.to_string()))?;
             Ok(done)
         }
         Err(error) => {
