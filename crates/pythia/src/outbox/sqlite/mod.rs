@@ -25,7 +25,8 @@ use super::{
 /// - Durable on commit: WAL with `synchronous = FULL`; [`enqueue`](Outbox::enqueue) returns
 ///   once its message is on disk.
 /// - Fast under load: one writer thread commits every request waiting at that moment in one
-///   transaction, so concurrent callers share each fsync.
+///   transaction, so concurrent callers share each fsync. Its page cache grows to at most
+///   32 MiB, so a backlog of tens of thousands of messages is served from memory.
 /// - Leases live in the file: a message claimed by a process that dies is due again when its
 ///   lease ends, in this process or the next.
 /// - Idempotency keys of delivered messages are remembered for a retention window (24 hours by

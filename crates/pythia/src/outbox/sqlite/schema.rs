@@ -58,7 +58,7 @@ pub(super) fn open(path: &Path) -> Result<Connection, OutboxError> {
 }
 
 /// WAL with `synchronous = FULL`: a commit is on disk when it returns, and readers never block
-/// the writer.
+/// the writer. Temporary data in memory and a page cache of up to 32 MiB.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
@@ -72,6 +72,10 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;",
     )?;
+    // A page cache of up to 32 MiB (SQLite's default is 2 MiB), filled only as pages are
+    // read: a backlog of some 25,000 webhooks of 1 KiB is claimed and acked from memory
+    // instead of being read back from the file page by page.
+    conn.execute_batch("PRAGMA cache_size = -32768;")?;
     Ok(())
 }
 
@@ -96,4 +100,25 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(|e| e.to_string())?;
     tx.commit().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_opened_file_is_durable_on_commit_with_its_caches_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+
+        let conn = open(&dir.path().join("outbox.db")).unwrap();
+
+        let pragma = |name: &str| -> i64 {
+            conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+                .unwrap()
+        };
+        assert_eq!(pragma("synchronous"), 2, "synchronous = FULL");
+        assert_eq!(pragma("temp_store"), 2, "temp_store = MEMORY");
+        assert_eq!(pragma("cache_size"), -32768, "a page cache of 32 MiB");
+        assert_eq!(pragma("user_version"), SCHEMA_VERSION);
+    }
 }
