@@ -24,7 +24,8 @@ pub(crate) struct Shared {
 ///
 /// Each request goes through, in this order:
 ///
-/// 1. **rate limit**: waits for a token of the host's [`RateLimiter`](crate::resilience::RateLimiter), if one is configured;
+/// 1. **rate limit**: waits for a token of the host's
+///    [`RateLimiter`](crate::resilience::RateLimiter), if one is configured;
 /// 2. **total deadline**: from here on, the request's `total_timeout` bounds everything;
 /// 3. **retry**: attempts are repeated per the [`RetryPolicy`](crate::resilience::RetryPolicy)
 ///    for retryable statuses and errors, within the host's retry budget, waiting at least as

@@ -177,7 +177,10 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         parse_seconds(&text).map(Some).ok_or_else(|| {
             ConfigError::env(
                 name,
-                format!("expected a number of seconds (like 30 or 2.5) or a duration (like 30s), got {text:?}"),
+                format!(
+                    "expected a number of seconds (like 30 or 2.5) or a duration (like 30s), \
+                     got {text:?}"
+                ),
             )
         })
     }

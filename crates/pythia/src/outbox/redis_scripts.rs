@@ -85,7 +85,8 @@ for i = 4, #ARGV do
   skipping = true
 end
 local now = now_ms()
-local expired = redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
+local expired = redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', now, 'WITHSCORES',
+  'LIMIT', 0, 1000)
 for i = 1, #expired, 2 do
   redis.call('ZREM', P .. ':leases', expired[i])
   redis.call('ZADD', P .. ':due', expired[i + 1], expired[i])

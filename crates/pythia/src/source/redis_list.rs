@@ -231,7 +231,8 @@ impl RedisListSource {
         if moved > 0 {
             metrics::counter!("pythia_source_recovered_total", "source" => self.name.clone())
                 .increment(moved);
-            tracing::warn!(source = %self.name, moved, "returned unacknowledged messages to the queue");
+            tracing::warn!(source = %self.name, moved,
+                "returned unacknowledged messages to the queue");
         }
         self.next_heartbeat = Instant::now() + self.consumer_ttl / 3;
         Ok(())
@@ -342,7 +343,8 @@ impl Acknowledge for ListAck {
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             if let Err(error) = self.requeue().await {
-                tracing::warn!(error = %error, "delayed requeue failed; recovery will return the message");
+                tracing::warn!(error = %error,
+                    "delayed requeue failed; recovery will return the message");
             }
         });
         Ok(())

@@ -141,7 +141,9 @@ impl RelayBuilder {
 ///
 /// ```no_run
 /// # #[cfg(feature = "redis")]
-/// # async fn demo(outbox: std::sync::Arc<dyn pythia::outbox::Outbox>) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn demo(
+/// #     outbox: std::sync::Arc<dyn pythia::outbox::Outbox>,
+/// # ) -> Result<(), Box<dyn std::error::Error>> {
 /// use pythia::source::{RedisListSource, Relay, Route};
 ///
 /// let source = RedisListSource::builder("redis://127.0.0.1:6379", "order_events").build()?;
@@ -277,8 +279,9 @@ impl Relay {
                 Ok(stored) => break stored,
                 Err(error) => {
                     let delay = backoff.next_delay();
-                    metrics::counter!("pythia_relay_enqueue_errors_total", "relay" => self.name.clone())
-                        .increment(1);
+                    metrics::counter!("pythia_relay_enqueue_errors_total",
+                        "relay" => self.name.clone())
+                    .increment(1);
                     tracing::warn!(
                         relay = %self.name,
                         error = %error,
@@ -292,7 +295,8 @@ impl Relay {
                     if stop {
                         *stopping = true;
                         if let Err(error) = delivery.nack(Duration::ZERO).await {
-                            tracing::warn!(relay = %self.name, error = %error, "hand back failed; the broker will redeliver");
+                            tracing::warn!(relay = %self.name, error = %error,
+                                "hand back failed; the broker will redeliver");
                         }
                         return Handled::HandedBack;
                     }
@@ -312,7 +316,8 @@ impl Relay {
         if let Err(error) = delivery.ack().await {
             metrics::counter!("pythia_relay_ack_errors_total", "relay" => self.name.clone())
                 .increment(1);
-            tracing::warn!(relay = %self.name, error = %error, "ack failed after the message was stored; the broker will redeliver it");
+            tracing::warn!(relay = %self.name, error = %error,
+                "ack failed after the message was stored; the broker will redeliver it");
         }
         self.stats.inner.relayed.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("pythia_relay_relayed_total", "relay" => self.name.clone()).increment(1);
@@ -380,7 +385,8 @@ impl Unsettled<'_> {
             Unroutable::DeadLetter => delivery.reject("no endpoint takes this message").await,
         };
         if let Err(error) = settled {
-            tracing::warn!(relay = %self.relay, error = %error, "settling an unroutable message failed");
+            tracing::warn!(relay = %self.relay, error = %error,
+                "settling an unroutable message failed");
         }
     }
 }

@@ -52,7 +52,8 @@ impl WebhookSender {
         if let Some(resolved) = self.endpoint(endpoint) {
             let event_type = event_type(message);
             if !resolved.accepts_event(event_type) {
-                tracing::debug!(endpoint = %resolved.label(), "event type not taken by the endpoint");
+                tracing::debug!(endpoint = %resolved.label(),
+                    "event type not taken by the endpoint");
                 return refuse(
                     endpoint,
                     &message.id,

@@ -58,7 +58,9 @@ pub const DEFAULT_RETRY_AFTER_CAP: Duration = Duration::from_secs(3600);
 /// Delivers the messages of an outbox; see the [module docs](self).
 ///
 /// ```no_run
-/// # async fn example(sender: impl pythia::webhook::dispatch::Deliver) -> Result<(), pythia::outbox::OutboxError> {
+/// # async fn example(
+/// #     sender: impl pythia::webhook::dispatch::Deliver,
+/// # ) -> Result<(), pythia::outbox::OutboxError> {
 /// use pythia::outbox::SqliteOutbox;
 /// use pythia::webhook::dispatch::Dispatcher;
 ///

@@ -23,7 +23,8 @@ use super::keys::{KeyError, SigningKey};
 /// use pythia::webhook::Signer;
 ///
 /// let signer = Signer::from_secrets(["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]).unwrap();
-/// let signature = signer.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#);
+/// let body = br#"{"test": 2432232314}"#;
+/// let signature = signer.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body);
 /// assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 /// ```
 #[derive(Clone, Debug, Default)]
