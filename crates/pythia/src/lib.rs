@@ -10,7 +10,7 @@
 //! | module | what it holds |
 //! | --- | --- |
 //! | [`message`] | [`Message`], the unit of work, and its [`Body`] |
-//! | [`http`] | [`HttpClient`](http::HttpClient): pooling, timeouts, TLS, auth, body cap and the resilience pipeline |
+//! | [`http`] | [`HttpClient`](http::HttpClient): pool, timeouts, TLS, auth, body cap, resilience |
 //! | [`resilience`] | retry policies, circuit breakers, rate limits and retry budgets |
 //! | [`runtime`] | the [`Worker`](runtime::Worker) trait and the [`Runtime`](runtime::Runtime) |
 //! | [`poller`] | scheduled polling |

@@ -16,7 +16,7 @@ use crate::resilience::{ConfigError, RetryPolicy};
 /// | `HTTP_MAX_RETRIES` | retry `max_attempts` (retries + 1) | a whole number |
 /// | `HTTP_RETRY_DELAY` | retry initial delay | seconds or a duration |
 /// | `HTTP_RETRY_BACKOFF` | retry exponential base | a number of at least 1 |
-/// | `HTTP_AUTH_TYPE` | `auth` scheme | `none`, `bearer`, `api_key` (or `apikey`, `api-key`), `basic` |
+/// | `HTTP_AUTH_TYPE` | auth scheme | `none`, `bearer`, `api_key` (`apikey`, `api-key`), `basic` |
 /// | `HTTP_BEARER_TOKEN` | bearer token | text |
 /// | `HTTP_API_KEY` | API key | text |
 /// | `HTTP_API_KEY_HEADER` | API key header (default `X-API-Key`) | a header name |

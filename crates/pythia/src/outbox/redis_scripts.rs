@@ -4,13 +4,17 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `P:msg:<id>` | hash | `e` endpoint, `p` payload, `h` headers (JSON), `t` event type, `a` attempts, `c` created (ms), `le` last error, `ik` idempotency key, `g` claim generation, `l` live lease, `r`/`d` dead reason and time |
+//! | `P:msg:<id>` | hash | the message's fields, below |
 //! | `P:due` | sorted set | pending ids by due time (ms) |
 //! | `P:leases` | sorted set | claimed ids by lease expiry (ms); expired ones are pending again |
 //! | `P:created` | sorted set | undelivered ids by creation time, for the oldest age |
 //! | `P:dead` | sorted set | dead ids by time of death |
 //! | `P:ep:<name>:open` / `:dead` | sorted sets | the same per endpoint, for per-endpoint stats |
-//! | `P:idem:<key>` | string | the id stored under an idempotency key; expires a while after delivery |
+//! | `P:idem:<key>` | string | the id under an idempotency key; expires a while after delivery |
+//!
+//! The fields of `P:msg:<id>`: `e` endpoint, `p` payload, `h` headers (JSON), `t` event type,
+//! `a` attempts, `c` created (ms), `le` last error, `ik` idempotency key, `g` claim generation,
+//! `l` live lease, `r` and `d` the dead reason and time.
 //!
 //! Time is Redis's own clock (`TIME`), so instances with skewed clocks agree on leases.
 

@@ -7,8 +7,8 @@
 //!
 //! | part | what it does |
 //! | --- | --- |
-//! | [`RetryPolicy`] | fixed, linear, exponential or scheduled delays; jitter; attempt and elapsed limits; retryable statuses; `Retry-After` |
-//! | [`CircuitBreaker`] | trips on consecutive failures, a failure rate or a slow-call rate; half-open probes; growing open duration |
+//! | [`RetryPolicy`] | fixed, linear, exponential or listed delays; jitter; limits; `Retry-After` |
+//! | [`CircuitBreaker`] | trips on failures in a row, a failure or slow-call rate; probes |
 //! | [`RateLimiter`] | a token bucket |
 //! | [`RetryBudget`] | keeps retries under a share of the traffic |
 

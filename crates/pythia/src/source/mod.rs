@@ -7,8 +7,8 @@
 //!
 //! | source | feature | how unacknowledged work comes back |
 //! | --- | --- | --- |
-//! | [`RedisListSource`] | `redis` | atomic move into a per-consumer processing list, returned to the queue on (re)connect |
-//! | [`RedisStreamSource`] | `redis` | consumer group; own pending entries re-read on start, idle entries of dead consumers claimed |
+//! | [`RedisListSource`] | `redis` | moved into a processing list, returned on (re)connect |
+//! | [`RedisStreamSource`] | `redis` | consumer group; own pending re-read, dead ones' claimed |
 //! | [`NatsSource`] | `nats` | JetStream durable pull consumer, explicit ack, nak with delay |
 //! | [`RabbitMqSource`] | `rabbitmq` | manual ack with prefetch, nack with requeue |
 //!

@@ -4,8 +4,8 @@
 //! | --- | --- | --- |
 //! | `pythia_webhook_attempts_total` | counter | `endpoint`, `outcome` |
 //! | `pythia_webhook_attempt_duration_seconds` | histogram | `endpoint` |
-//! | `pythia_webhook_deliveries_total` | counter | `endpoint`, `outcome` (`delivered` or an error class) |
-//! | `pythia_webhook_delivery_duration_seconds` | histogram | `endpoint` (first attempt to 2xx, retries included) |
+//! | `pythia_webhook_deliveries_total` | counter | `endpoint`, `outcome` (`delivered`, an error) |
+//! | `pythia_webhook_delivery_duration_seconds` | histogram | `endpoint` (first attempt to 2xx) |
 //! | `pythia_webhook_breaker_state` | gauge | `endpoint` (0 closed, 1 open, 2 half-open) |
 //! | `pythia_webhook_endpoint_disabled` | gauge | `endpoint` (1 after a `410 Gone`) |
 //! | `pythia_webhook_endpoints_disabled_total` | counter | `endpoint` |

@@ -15,7 +15,10 @@ use rand::Rng;
 /// | `None` | exactly `d` |
 /// | `Full` | uniform in `[0, d]` |
 /// | `Equal` | `d / 2` plus uniform in `[0, d / 2]` |
-/// | `Decorrelated` | uniform in `[first, 3 × previous]`, capped by `max_delay`, where `first` is the strategy's first delay and `previous` the delay actually used last time |
+/// | `Decorrelated` | uniform in `[first, 3 × previous]`, capped by `max_delay` (see below) |
+///
+/// For `Decorrelated`, `first` is the strategy's first delay and `previous` the delay
+/// actually used last time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Jitter {

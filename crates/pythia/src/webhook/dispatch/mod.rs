@@ -6,9 +6,9 @@
 //! | outcome | what happens |
 //! | --- | --- |
 //! | 2xx | acknowledged: gone from the outbox |
-//! | retryable failure | rescheduled by the endpoint's schedule (never before a `Retry-After`), the attempt counted |
-//! | schedule spent, or a failure a retry cannot fix | dead-lettered with the last error (an error log and `pythia_outbox_dead_letters_total`) |
-//! | circuit breaker open | rescheduled for when it may close, the attempt *not* counted; the endpoint is skipped meanwhile |
+//! | retryable failure | rescheduled by the schedule (not before a `Retry-After`), counted |
+//! | schedule spent, or not retryable | dead-lettered with the last error (an error log) |
+//! | circuit breaker open | rescheduled for when it may close, *not* counted; endpoint skipped |
 //! | endpoint disabled (410) or unknown | dead-lettered |
 //!
 //! Concurrency is bounded overall and per endpoint, and claims skip endpoints that are
@@ -30,7 +30,7 @@
 //! | `pythia_webhook_delivery_latency_seconds` | histogram | `endpoint` |
 //! | `pythia_outbox_delivery_delay_seconds` | histogram (enqueue to delivery) | `endpoint` |
 //! | `pythia_outbox_dead_letters_total` | counter | `endpoint` |
-//! | `pythia_outbox_depth`, `pythia_outbox_pending`, `pythia_outbox_in_flight`, `pythia_outbox_dead` | gauges | |
+//! | `pythia_outbox_depth`, `_pending`, `_in_flight`, `_dead` | gauges | |
 //! | `pythia_outbox_oldest_age_seconds` | gauge | |
 //! | `pythia_outbox_claim_failures_total`, `pythia_outbox_stats_failures_total` | counters | |
 //! | `pythia_outbox_settle_failures_total` | counter | `kind` |
