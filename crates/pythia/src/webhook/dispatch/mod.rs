@@ -14,9 +14,9 @@
 //! Concurrency is bounded overall and per endpoint, and claims skip endpoints that are
 //! saturated or behind an open breaker, so one dead endpoint cannot starve the others. An
 //! attempt's slot is free as soon as the attempt has an answer: outcomes are stored beside the
-//! attempts (deliveries acked together with [`Outbox::ack_batch`]), and, when asked, a few
-//! messages are claimed ahead ([`DispatcherBuilder::claim_ahead`]) so that a freed slot starts
-//! its next attempt without waiting for a claim. On shutdown it stops claiming, hands back what was
+//! attempts (deliveries acked together with [`Outbox::ack_batch`]), and a few messages are
+//! claimed ahead ([`DispatcherBuilder::claim_ahead`]) so that a freed slot starts its next
+//! attempt without waiting for a claim. On shutdown it stops claiming, hands back what was
 //! claimed ahead, lets attempts in flight finish until the drain timeout, and hands the rest
 //! back to the outbox without counting them.
 //!
@@ -200,11 +200,7 @@ impl DispatcherBuilder {
     /// attempt starts the next one at once rather than after a round trip to the outbox. Each
     /// endpoint may have at most its concurrency limit waiting. A message waits at most a
     /// quarter of the lease (and at most the poll interval) before it goes back to the outbox
-    /// uncounted.
-    ///
-    /// Messages claimed ahead by a process that is killed come back only when their lease
-    /// ends (five minutes by default), so a crash delays up to this many messages by a lease.
-    /// Default: 0, off: a message is claimed only when a slot is free for it.
+    /// uncounted; 0 turns claiming ahead off. Default: the concurrency.
     pub fn claim_ahead(mut self, count: usize) -> Self {
         self.claim_ahead = Some(count);
         self
@@ -241,7 +237,7 @@ impl DispatcherBuilder {
             .unwrap_or(config.concurrency / 2)
             .clamp(1, config.concurrency);
         config.per_endpoint = Some(per_endpoint);
-        config.claim_ahead = self.claim_ahead.unwrap_or(0);
+        config.claim_ahead = self.claim_ahead.unwrap_or(config.concurrency);
         Dispatcher {
             outbox: self.outbox,
             deliver: self.deliver,
