@@ -12,13 +12,9 @@
 //! | endpoint disabled (410) or unknown | dead-lettered |
 //!
 //! Concurrency is bounded overall and per endpoint, and claims skip endpoints that are
-//! saturated or behind an open breaker, so one dead endpoint cannot starve the others. An
-//! attempt's slot is free as soon as the attempt has an answer: outcomes are stored beside the
-//! attempts (deliveries acked together with [`Outbox::ack_batch`]), and a few messages are
-//! claimed ahead ([`DispatcherBuilder::claim_ahead`]) so that a freed slot starts its next
-//! attempt without waiting for a claim. On shutdown it stops claiming, hands back what was
-//! claimed ahead, lets attempts in flight finish until the drain timeout, and hands the rest
-//! back to the outbox without counting them.
+//! saturated or behind an open breaker, so one dead endpoint cannot starve the others. On
+//! shutdown it stops claiming, lets attempts in flight finish until the drain timeout, and hands
+//! the rest back to the outbox without counting them.
 //!
 //! [`WebhookQueue`] is the enqueue side.
 //!
@@ -90,7 +86,6 @@ struct Config {
     lease: Duration,
     poll_interval: Duration,
     claim_batch: usize,
-    claim_ahead: usize,
     drain_timeout: Duration,
     stats_interval: Duration,
     retry_after_cap: Duration,
@@ -117,12 +112,10 @@ impl Dispatcher {
                 lease: Duration::from_secs(300),
                 poll_interval: Duration::from_millis(250),
                 claim_batch: 64,
-                claim_ahead: 0,
                 drain_timeout: Duration::from_secs(10),
                 stats_interval: Duration::from_secs(15),
                 retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
             },
-            claim_ahead: None,
         }
     }
 
@@ -143,7 +136,6 @@ pub struct DispatcherBuilder {
     outbox: Arc<dyn Outbox>,
     deliver: Arc<dyn Deliver>,
     config: Config,
-    claim_ahead: Option<usize>,
 }
 
 impl fmt::Debug for DispatcherBuilder {
@@ -175,9 +167,8 @@ impl DispatcherBuilder {
     }
 
     /// How long a claimed message stays invisible to other dispatchers. It must outlast one
-    /// attempt (the endpoint timeout plus any wait for a rate or concurrency limit) and the
-    /// wait of a message claimed ahead (at most a quarter of the lease), or a message may be
-    /// sent twice. Default: 5 minutes (at least 1 second).
+    /// attempt (the endpoint timeout plus any wait for a rate or concurrency limit), or a
+    /// message may be sent twice. Default: 5 minutes (at least 1 second).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.config.lease = lease.max(Duration::from_secs(1));
         self
@@ -193,16 +184,6 @@ impl DispatcherBuilder {
     /// The most messages taken in one claim. Default: 64 (at least 1).
     pub fn claim_batch(mut self, size: usize) -> Self {
         self.config.claim_batch = size.max(1);
-        self
-    }
-
-    /// How many claimed messages may wait for a free slot, so that a slot freed by an
-    /// attempt starts the next one at once rather than after a round trip to the outbox. Each
-    /// endpoint may have at most its concurrency limit waiting. A message waits at most a
-    /// quarter of the lease (and at most the poll interval) before it goes back to the outbox
-    /// uncounted; 0 turns claiming ahead off. Default: the concurrency.
-    pub fn claim_ahead(mut self, count: usize) -> Self {
-        self.claim_ahead = Some(count);
         self
     }
 
@@ -237,7 +218,6 @@ impl DispatcherBuilder {
             .unwrap_or(config.concurrency / 2)
             .clamp(1, config.concurrency);
         config.per_endpoint = Some(per_endpoint);
-        config.claim_ahead = self.claim_ahead.unwrap_or(config.concurrency);
         Dispatcher {
             outbox: self.outbox,
             deliver: self.deliver,

@@ -1,42 +1,35 @@
 //! What to do with a claimed message once its attempt has an outcome.
-//!
-//! [`decide`] turns the outcome into an [`Update`] (and counts it); the dispatch loop then
-//! acks deliveries in batches with [`ack_all`] and applies the other updates one by one with
-//! [`apply`].
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use crate::outbox::{self, Claimed, Lease, Outbox, OutboxError};
+use crate::outbox::{self, Claimed, Outbox, OutboxError};
 use crate::webhook::AttemptResult;
 
 use super::Deliver;
 
-/// What the outbox must record for a message after its attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Update {
-    /// Delivered: remove it.
-    Ack,
-    /// Try again at `at`.
-    Reschedule {
-        at: SystemTime,
-        count_attempt: bool,
-        last_error: Option<String>,
-        /// The endpoint's breaker is open for this long; skip it meanwhile.
-        blocked: Option<Duration>,
-    },
-    /// Move it to the dead letters.
-    Bury { reason: String, attempts: u32 },
+/// What happened to a message after its attempt, for the dispatch loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Settled {
+    Delivered,
+    Retrying,
+    /// The endpoint's breaker is open for this long; skip it meanwhile.
+    Blocked(Duration),
+    Dead,
+    /// The outbox refused or failed the update; the lease will expire and the message return.
+    Unsettled,
 }
 
-/// The update for `claimed` after an attempt ended with `result`, counted in the metrics. A
-/// `Retry-After` longer than `retry_after_cap` counts as the cap.
-pub(super) fn decide(
+/// Acks, reschedules or dead-letters `claimed` according to `result`. A `Retry-After` longer
+/// than `retry_after_cap` counts as the cap.
+pub(super) async fn settle(
+    outbox: &dyn Outbox,
     deliver: &dyn Deliver,
     claimed: &Claimed,
     result: &AttemptResult,
     retry_after_cap: Duration,
-) -> Update {
+) -> Settled {
     let message = &claimed.message;
+    let lease = &claimed.lease;
     let endpoint = message.endpoint.as_str();
     let now = outbox::now();
     // The sender counts `pythia_webhook_attempts_total`; this counts what the outbox did.
@@ -44,7 +37,7 @@ pub(super) fn decide(
         "endpoint" => endpoint.to_owned(), "outcome" => result.label())
     .increment(1);
 
-    match result {
+    let (update, settled) = match result {
         AttemptResult::Delivered { latency, .. } => {
             metrics::histogram!("pythia_webhook_delivery_latency_seconds",
                 "endpoint" => endpoint.to_owned())
@@ -54,15 +47,14 @@ pub(super) fn decide(
                     "endpoint" => endpoint.to_owned())
                 .record(waited.as_secs_f64());
             }
-            Update::Ack
+            (outbox.ack(&message.id, lease).await, Settled::Delivered)
         }
-        // Nothing was sent: the attempt does not count.
-        AttemptResult::BreakerOpen { retry_in } => Update::Reschedule {
-            at: now + *retry_in,
-            count_attempt: false,
-            last_error: None,
-            blocked: Some(*retry_in),
-        },
+        AttemptResult::BreakerOpen { retry_in } => {
+            // Nothing was sent: the attempt does not count.
+            let at = now + *retry_in;
+            let update = outbox.reschedule(&message.id, lease, at, false, None).await;
+            (update, Settled::Blocked(*retry_in))
+        }
         AttemptResult::Failed {
             status,
             error,
@@ -84,12 +76,10 @@ pub(super) fn decide(
                     let delay = delay.max(retry_after.unwrap_or_default().min(retry_after_cap));
                     tracing::debug!(endpoint, id = %message.id, attempt = failed,
                         retry_in = ?delay, error = %described, "webhook attempt failed, retrying");
-                    Update::Reschedule {
-                        at: now + delay,
-                        count_attempt: true,
-                        last_error: Some(described),
-                        blocked: None,
-                    }
+                    let update = outbox
+                        .reschedule(&message.id, lease, now + delay, true, Some(&described))
+                        .await;
+                    (update, Settled::Retrying)
                 }
                 None => {
                     let reason = if *retryable {
@@ -97,58 +87,31 @@ pub(super) fn decide(
                     } else {
                         format!("not retryable: {described}")
                     };
-                    Update::Bury {
-                        reason,
-                        attempts: failed,
-                    }
+                    (bury(outbox, claimed, &reason, failed).await, Settled::Dead)
                 }
             }
         }
-        AttemptResult::EndpointDisabled => Update::Bury {
-            reason: "endpoint disabled (410 gone)".to_owned(),
-            attempts: message.attempts,
-        },
-        AttemptResult::UnknownEndpoint => Update::Bury {
-            reason: "unknown endpoint".to_owned(),
-            attempts: message.attempts,
-        },
-    }
-}
-
-/// Records `update` for `claimed`; a failure is reported, not returned: the message comes
-/// back when its lease ends.
-pub(super) async fn apply(outbox: &dyn Outbox, claimed: &Claimed, update: Update) {
-    let message = &claimed.message;
-    let lease = &claimed.lease;
-    let result = match update {
-        Update::Ack => outbox.ack(&message.id, lease).await,
-        Update::Reschedule {
-            at,
-            count_attempt,
-            last_error,
-            ..
-        } => {
-            outbox
-                .reschedule(&message.id, lease, at, count_attempt, last_error.as_deref())
-                .await
+        AttemptResult::EndpointDisabled => {
+            let reason = "endpoint disabled (410 gone)";
+            (
+                bury(outbox, claimed, reason, message.attempts).await,
+                Settled::Dead,
+            )
         }
-        Update::Bury { reason, attempts } => bury(outbox, claimed, &reason, attempts).await,
+        AttemptResult::UnknownEndpoint => {
+            let reason = "unknown endpoint";
+            (
+                bury(outbox, claimed, reason, message.attempts).await,
+                Settled::Dead,
+            )
+        }
     };
-    if let Err(error) = result {
-        report_unsettled(&message.endpoint, &message.id, &error);
-    }
-}
 
-/// Acks every message of `delivered` in one batch, reporting those the outbox refused.
-pub(super) async fn ack_all(outbox: &dyn Outbox, delivered: &[Claimed]) {
-    let acks: Vec<(&str, &Lease)> = delivered
-        .iter()
-        .map(|claimed| (claimed.message.id.as_str(), &claimed.lease))
-        .collect();
-    let results = outbox.ack_batch(&acks).await;
-    for (claimed, result) in delivered.iter().zip(results) {
-        if let Err(error) = result {
-            report_unsettled(&claimed.message.endpoint, &claimed.message.id, &error);
+    match update {
+        Ok(()) => settled,
+        Err(error) => {
+            report_unsettled(endpoint, &message.id, &error);
+            Settled::Unsettled
         }
     }
 }
