@@ -6,10 +6,13 @@ use std::sync::Arc;
 use pythia::outbox::{MemoryOutbox, Outbox, OutboxError};
 
 /// Opens `memory:`, a `redis://` URL (with the `redis` feature; `prefix` names its keys) or a
-/// SQLite file.
+/// SQLite file. `daemon` says the caller is `pythia run`, the one process of a SQLite file:
+/// messages its killed predecessor had claimed are then due at once, not when their leases
+/// end (`pythia outbox` opens the file beside a running daemon and must not).
 pub(crate) async fn open(
     location: &str,
     prefix: Option<&str>,
+    daemon: bool,
 ) -> Result<Arc<dyn Outbox>, OutboxError> {
     if location == "memory:" {
         return Ok(Arc::new(MemoryOutbox::new()));
@@ -17,16 +20,19 @@ pub(crate) async fn open(
     if location.starts_with("redis://") || location.starts_with("rediss://") {
         return open_redis(location, prefix).await;
     }
-    open_sqlite(Path::new(location))
+    open_sqlite(Path::new(location), daemon)
 }
 
 #[cfg(feature = "sqlite")]
-fn open_sqlite(path: &Path) -> Result<Arc<dyn Outbox>, OutboxError> {
-    Ok(Arc::new(pythia::outbox::SqliteOutbox::open(path)?))
+fn open_sqlite(path: &Path, daemon: bool) -> Result<Arc<dyn Outbox>, OutboxError> {
+    let outbox = pythia::outbox::SqliteOutbox::builder(path)
+        .release_leases_on_open(daemon)
+        .open()?;
+    Ok(Arc::new(outbox))
 }
 
 #[cfg(not(feature = "sqlite"))]
-fn open_sqlite(path: &Path) -> Result<Arc<dyn Outbox>, OutboxError> {
+fn open_sqlite(path: &Path, _daemon: bool) -> Result<Arc<dyn Outbox>, OutboxError> {
     Err(OutboxError::Open {
         location: path.display().to_string(),
         reason: "this binary was built without the sqlite feature".into(),

@@ -47,9 +47,13 @@ impl Daemon {
     ) -> Result<Daemon, String> {
         let prometheus = install_metrics()?;
         let outbox_location = loaded.outbox_location();
-        let outbox = super::outbox::open(&outbox_location, loaded.config.outbox.prefix.as_deref())
-            .await
-            .map_err(|e| e.to_string())?;
+        let outbox = super::outbox::open(
+            &outbox_location,
+            loaded.config.outbox.prefix.as_deref(),
+            true,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
 
         let sender = super::build::webhook_sender(&loaded)?;
         let deliver = DaemonDeliver::new(sender.clone(), endpoint_headers(&loaded));

@@ -79,6 +79,7 @@ impl SqliteOutbox {
             idempotency_retention: DEFAULT_IDEMPOTENCY_RETENTION,
             max_batch: 1024,
             queue_capacity: 8192,
+            release_leases: false,
         }
     }
 
@@ -110,9 +111,20 @@ pub struct SqliteOutboxBuilder {
     idempotency_retention: Duration,
     max_batch: usize,
     queue_capacity: usize,
+    release_leases: bool,
 }
 
 impl SqliteOutboxBuilder {
+    /// Whether opening makes every message still claimed by an earlier process due at once,
+    /// instead of when its lease ends. Only for the one process that uses the file (a daemon at
+    /// its start): a claim of a live process is released too, and that message may be sent
+    /// twice. After a crash this turns "delivered once the leases end" (minutes) into
+    /// "delivered at restart". Default: false.
+    pub fn release_leases_on_open(mut self, release: bool) -> Self {
+        self.release_leases = release;
+        self
+    }
+
     /// How long the idempotency key of a delivered message is remembered. Default: 24 hours.
     pub fn idempotency_retention(mut self, retention: Duration) -> Self {
         self.idempotency_retention = retention;
@@ -135,6 +147,18 @@ impl SqliteOutboxBuilder {
     /// Opens the file and starts the writer thread.
     pub fn open(self) -> Result<SqliteOutbox, OutboxError> {
         let conn = schema::open(&self.path)?;
+        if self.release_leases {
+            let released = ops::release_leases(&conn, to_millis(clock::now())).map_err(|e| {
+                OutboxError::Open {
+                    location: self.path.display().to_string(),
+                    reason: format!("cannot release the leases of an earlier process: {e}"),
+                }
+            })?;
+            if released > 0 {
+                tracing::info!(path = %self.path.display(), released,
+                    "claims of an earlier process released");
+            }
+        }
         let (requests, receiver) = mpsc::channel(self.queue_capacity);
         let writer = Writer {
             conn,

@@ -358,6 +358,15 @@ pub(super) fn purge_keys(conn: &Connection, now: i64) -> Result<usize, Error> {
         .execute(params![now])?)
 }
 
+/// Makes every message under a lease due at `now`, uncounted, as if its lease had ended.
+pub(super) fn release_leases(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE messages SET lease = NULL, due_at = ?1
+         WHERE dead_at IS NULL AND lease IS NOT NULL AND due_at > ?1",
+        params![now],
+    )
+}
+
 /// Reads the [`MESSAGE_COLUMNS`] starting at column `first`.
 fn message_from(row: &Row<'_>, first: usize) -> rusqlite::Result<StoredMessage> {
     let headers: String = row.get(first + 3)?;
