@@ -40,7 +40,8 @@
 //!
 //! The cases run in alternating rounds to share the machine's noise, and their medians are
 //! compared. Every phase is bounded by a count and a time limit (20 s). `PYTHIA_BENCH_MESSAGES`
-//! sets the messages per round of the first two cases (default 30,000).
+//! sets the messages per round of the first two cases (default 30,000);
+//! `PYTHIA_BENCH_ONLY=durable` runs the durable case alone, for profiling.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -270,6 +271,50 @@ async fn durable(sender: &WebhookSender, server: &TestServer, body: &Bytes, n: u
     }
 }
 
+/// CPU time in clock ticks (10 ms) by thread name, summed over the threads of this process.
+fn thread_cpu() -> std::collections::HashMap<String, u64> {
+    let mut spent = std::collections::HashMap::new();
+    // The whole process, exited threads included, under the empty name.
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        if let Some(close) = stat.rfind(')') {
+            let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+            let ticks: u64 = [11, 12]
+                .iter()
+                .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
+                .sum();
+            spent.insert(String::new(), ticks);
+        }
+    }
+    if let Ok(io) = std::fs::read_to_string("/proc/self/io") {
+        for line in io.lines() {
+            if let Some((key, value)) = line.split_once(": ") {
+                if let Ok(value) = value.trim().parse::<u64>() {
+                    spent.insert(format!("io:{key}"), value);
+                }
+            }
+        }
+    }
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return spent;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks: u64 = [11, 12]
+            .iter()
+            .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
+            .sum();
+        *spent.entry(name).or_default() += ticks;
+    }
+    spent
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -321,6 +366,35 @@ async fn throughput(body: &Bytes) {
     in_memory(&sender, body, WARM_UP).await;
     durable(&sender, &server, body, WARM_UP).await;
 
+    if std::env::var("PYTHIA_BENCH_ONLY").is_ok_and(|only| only == "durable") {
+        // For profiling the durable path alone.
+        for round in 0..ROUNDS {
+            let before = thread_cpu();
+            let d = check(durable(&sender, &server, body, count).await, "durable");
+            let after = thread_cpu();
+            #[allow(clippy::cast_precision_loss)]
+            let per = |name: &str| {
+                let spent = after.get(name).unwrap_or(&0) - before.get(name).unwrap_or(&0);
+                spent as f64 * 10_000.0 / count as f64
+            };
+            let (all, workers) = (per(""), per("tokio-rt-worker"));
+            println!(
+                "round {round}: durable {d:>6.0}/s; cpu per message {all:.1} us: runtime \
+                 workers {workers:.1} us, the rest (the writer) {:.1} us",
+                all - workers
+            );
+            let bytes = |key: &str| {
+                let spent = after.get(key).unwrap_or(&0) - before.get(key).unwrap_or(&0);
+                spent as f64 / count as f64
+            };
+            println!(
+                "  per message: {:.0} bytes written by syscalls, {:.0} bytes to storage",
+                bytes("io:wchar"),
+                bytes("io:write_bytes")
+            );
+        }
+        return;
+    }
     let mut rates: [Vec<f64>; 5] = Default::default();
     for round in 0..ROUNDS {
         let figures = [
@@ -473,6 +547,8 @@ fn main() {
     let body = payload();
     tokio.block_on(async {
         throughput(&body).await;
-        broadcast(&body).await;
+        if std::env::var_os("PYTHIA_BENCH_ONLY").is_none() {
+            broadcast(&body).await;
+        }
     });
 }

@@ -39,6 +39,8 @@ pub const CASES: &[&str] = &[
     "claim_except_skips_endpoints",
     "stats_count_per_endpoint",
     "settling_an_unknown_message_is_an_error",
+    "enqueue_claimed_stores_the_message_under_a_lease",
+    "enqueue_claimed_claims_neither_a_duplicate_nor_a_later_message",
 ];
 
 /// Runs every case in [`CASES`], each against a fresh outbox from `make`.
@@ -80,6 +82,10 @@ pub async fn run_case(name: &str, outbox: impl Outbox) {
         "claim_except_skips_endpoints" => claim_except(o).await,
         "stats_count_per_endpoint" => stats(o).await,
         "settling_an_unknown_message_is_an_error" => unknown(o).await,
+        "enqueue_claimed_stores_the_message_under_a_lease" => enqueue_claimed(o).await,
+        "enqueue_claimed_claims_neither_a_duplicate_nor_a_later_message" => {
+            enqueue_claimed_refusals(o).await
+        }
         other => panic!("no conformance case named {other}"),
     }
 }
@@ -494,4 +500,87 @@ async fn unknown(o: &impl Outbox) {
             "got {result:?}"
         );
     }
+}
+
+/// A message stored already claimed is in flight, acked with the lease that came back, and due
+/// again once that lease ends. An outbox that does not claim at enqueue stores it due.
+async fn enqueue_claimed(o: &impl Outbox) {
+    let message = NewMessage::new("orders", r#"{"n":2}"#)
+        .header("x-tenant", "acme")
+        .event_type("order.created")
+        .idempotency_key("k-claimed");
+
+    let (enqueued, claimed) = o.enqueue_claimed(message, LONG).await.unwrap();
+
+    assert!(!enqueued.duplicate);
+    let Some(claimed) = claimed else {
+        let due = o.claim(10, LONG).await.unwrap();
+        assert_eq!(due.len(), 1, "a message not claimed at enqueue is due");
+        assert_eq!(due[0].message.id, enqueued.id);
+        return;
+    };
+    let got = &claimed.message;
+    assert_eq!(got.id, enqueued.id);
+    assert_eq!(got.endpoint, "orders");
+    assert_eq!(&got.payload[..], br#"{"n":2}"#);
+    assert_eq!(
+        got.headers,
+        vec![("x-tenant".to_owned(), "acme".to_owned())]
+    );
+    assert_eq!(got.event_type.as_deref(), Some("order.created"));
+    assert_eq!(got.attempts, 0);
+    assert!(
+        o.claim(10, LONG).await.unwrap().is_empty(),
+        "a claimed message is hidden"
+    );
+    let stats = o.stats(None).await.unwrap();
+    assert_eq!((stats.pending, stats.in_flight), (0, 1));
+
+    o.ack(&got.id, &claimed.lease).await.unwrap();
+    assert_eq!(o.stats(None).await.unwrap().depth(), 0);
+    let repeat = NewMessage::new("orders", "2").idempotency_key("k-claimed");
+    let (again, none) = o.enqueue_claimed(repeat, LONG).await.unwrap();
+    assert!(
+        again.duplicate && again.id == enqueued.id,
+        "the key outlives delivery"
+    );
+    assert!(none.is_none());
+
+    let (short, claimed) = o
+        .enqueue_claimed(NewMessage::new("orders", "3"), Duration::ZERO)
+        .await
+        .unwrap();
+    let claimed = claimed.expect("an outbox that claims at enqueue claims every fresh message");
+    let due = o.claim(10, LONG).await.unwrap();
+    assert_eq!(due.len(), 1, "an ended lease makes the message due again");
+    assert_eq!(due[0].message.id, short.id);
+    let stale = o.ack(&short.id, &claimed.lease).await;
+    assert!(
+        matches!(stale, Err(OutboxError::LeaseLost(_))),
+        "got {stale:?}"
+    );
+}
+
+/// A duplicate is not claimed (its first copy may be anywhere), nor a message not yet due.
+async fn enqueue_claimed_refusals(o: &impl Outbox) {
+    let keyed = || NewMessage::new("orders", "1").idempotency_key("k-refusal");
+    let first = o.enqueue(keyed()).await.unwrap();
+
+    let (repeat, claimed) = o.enqueue_claimed(keyed(), LONG).await.unwrap();
+    assert!(repeat.duplicate && repeat.id == first.id);
+    assert!(claimed.is_none(), "a duplicate is not claimed");
+
+    let mut later = NewMessage::new("orders", "2");
+    later.not_before = Some(far_future());
+    let (later, claimed) = o.enqueue_claimed(later, LONG).await.unwrap();
+    assert!(!later.duplicate);
+    assert!(claimed.is_none(), "a message due later is not claimed now");
+    let due = o.claim(10, LONG).await.unwrap();
+    assert_eq!(due.len(), 1, "only the first message is due");
+    assert_eq!(due[0].message.id, first.id);
+    assert_eq!(
+        o.stats(None).await.unwrap().pending,
+        1,
+        "the later message waits"
+    );
 }

@@ -197,6 +197,32 @@ impl Outbox for MemoryOutbox {
             .collect())
     }
 
+    async fn enqueue_claimed(
+        &self,
+        message: NewMessage,
+        lease: Duration,
+    ) -> Result<(Enqueued, Option<Claimed>), OutboxError> {
+        let now = clock::now();
+        let due_now = message.not_before.is_none_or(|at| at <= now);
+        let mut state = self.state.lock();
+        let enqueued = state.enqueue(message, now);
+        if enqueued.duplicate || !due_now {
+            return Ok((enqueued, None));
+        }
+        state.set_due(&enqueued.id, Some(now + lease));
+        let entry = state
+            .messages
+            .get_mut(&enqueued.id)
+            .expect("an enqueued message is held");
+        let token = Lease(uuid::Uuid::new_v4().simple().to_string());
+        entry.lease = Some(token.clone());
+        let claimed = Claimed {
+            message: entry.message.clone(),
+            lease: token,
+        };
+        Ok((enqueued, Some(claimed)))
+    }
+
     async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, OutboxError> {
         self.claim_except(limit, lease, &[]).await
     }

@@ -265,6 +265,24 @@ pub trait Outbox: Send + Sync + 'static {
     /// Stores several messages atomically; returns once all are durable.
     async fn enqueue_batch(&self, messages: Vec<NewMessage>) -> Result<Vec<Enqueued>, OutboxError>;
 
+    /// Stores a message already claimed by the caller for `lease` time, in the same write, and
+    /// returns the claim with it: a dispatcher with room takes a fresh message straight from
+    /// its enqueue, with no claim query and no read back. Durable on return, like
+    /// [`enqueue`](Outbox::enqueue), and a crash leaves the message due again when the lease
+    /// ends, like any claim.
+    ///
+    /// No claim comes back (`None`) for a duplicate, for a message with a `not_before` still to
+    /// come, and from the provided implementation, which calls `enqueue`: the message is then
+    /// stored due as usual, for a later claim.
+    async fn enqueue_claimed(
+        &self,
+        message: NewMessage,
+        lease: Duration,
+    ) -> Result<(Enqueued, Option<Claimed>), OutboxError> {
+        let _ = lease;
+        Ok((self.enqueue(message).await?, None))
+    }
+
     /// Claims up to `limit` due messages for `lease` time, oldest due first.
     async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, OutboxError>;
 
@@ -332,6 +350,14 @@ impl<T: Outbox + ?Sized> Outbox for std::sync::Arc<T> {
 
     async fn enqueue_batch(&self, messages: Vec<NewMessage>) -> Result<Vec<Enqueued>, OutboxError> {
         (**self).enqueue_batch(messages).await
+    }
+
+    async fn enqueue_claimed(
+        &self,
+        message: NewMessage,
+        lease: Duration,
+    ) -> Result<(Enqueued, Option<Claimed>), OutboxError> {
+        (**self).enqueue_claimed(message, lease).await
     }
 
     async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, OutboxError> {

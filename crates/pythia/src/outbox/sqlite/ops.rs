@@ -16,6 +16,11 @@ use crate::outbox::{
 #[derive(Debug)]
 pub(super) enum Op {
     Enqueue(Vec<NewMessage>),
+    /// One message, stored already claimed under a lease this long when it is due now.
+    EnqueueClaimed {
+        message: NewMessage,
+        lease: Duration,
+    },
     Claim {
         limit: usize,
         lease: Duration,
@@ -47,6 +52,7 @@ pub(super) enum Op {
 #[derive(Debug)]
 pub(super) enum Done {
     Enqueued(Vec<Enqueued>),
+    EnqueuedClaimed(Enqueued, Option<Claimed>),
     Claimed(Vec<Claimed>),
     /// One result per entry of an [`Op::AckBatch`], in its order.
     Acked(Vec<Result<(), OutboxError>>),
@@ -59,14 +65,33 @@ pub(super) enum Done {
 const MESSAGE_COLUMNS: &str =
     "id, endpoint, payload, headers, event_type, attempts, created_at, last_error";
 
-pub(super) fn run(conn: &Connection, op: Op, now: i64, retention: Duration) -> Result<Done, Error> {
+/// Runs one request. Every path that fails with [`Error::Outbox`] has written nothing, so the
+/// writer need not undo anything for it; an [`Error::Sql`] may leave partial writes.
+pub(super) fn run(
+    conn: &Connection,
+    op: &Op,
+    now: i64,
+    retention: Duration,
+) -> Result<Done, Error> {
     match op {
-        Op::Enqueue(messages) => enqueue(conn, messages, now).map(Done::Enqueued),
-        Op::Claim { limit, lease, skip } => {
-            claim(conn, limit, lease, &skip, now).map(Done::Claimed)
+        Op::Enqueue(messages) => enqueue(conn, messages, now, None)
+            .map(|stored| Done::Enqueued(stored.into_iter().map(|(e, _)| e).collect())),
+        Op::EnqueueClaimed { message, lease } => {
+            let claim = message
+                .not_before
+                .is_none_or(|at| to_millis(at) <= now)
+                .then_some(*lease);
+            let mut stored = enqueue(conn, std::slice::from_ref(message), now, claim)?;
+            let (enqueued, claimed) = stored.pop().ok_or_else(|| {
+                Error::Outbox(OutboxError::Storage("enqueue stored nothing".to_owned()))
+            })?;
+            Ok(Done::EnqueuedClaimed(enqueued, claimed))
         }
-        Op::Ack { id, lease } => ack(conn, &id, &lease, now, retention).map(|()| Done::Unit),
-        Op::AckBatch(acks) => ack_batch(conn, &acks, now, retention).map(Done::Acked),
+        Op::Claim { limit, lease, skip } => {
+            claim(conn, *limit, *lease, skip, now).map(Done::Claimed)
+        }
+        Op::Ack { id, lease } => ack(conn, id, lease, now, retention).map(|()| Done::Unit),
+        Op::AckBatch(acks) => ack_batch(conn, acks, now, retention).map(Done::Acked),
         Op::Reschedule {
             id,
             lease,
@@ -84,10 +109,10 @@ pub(super) fn run(conn: &Connection, op: Op, now: i64, retention: Duration) -> R
                     id,
                     lease.0,
                     at,
-                    i64::from(count_attempt),
+                    i64::from(*count_attempt),
                     last_error
                 ])?;
-            settle(conn, changed, &id).map(|()| Done::Unit)
+            settle(conn, changed, id).map(|()| Done::Unit)
         }
         Op::DeadLetter { id, lease, reason } => {
             let changed = conn
@@ -97,11 +122,11 @@ pub(super) fn run(conn: &Connection, op: Op, now: i64, retention: Duration) -> R
                      WHERE id = ?1 AND lease = ?2 AND dead_at IS NULL",
                 )?
                 .execute(params![id, lease.0, now, reason])?;
-            settle(conn, changed, &id).map(|()| Done::Unit)
+            settle(conn, changed, id).map(|()| Done::Unit)
         }
         Op::Stats(endpoint) => stats(conn, endpoint.as_deref(), now).map(Done::Stats),
-        Op::DeadLetters(limit) => dead_letters(conn, limit).map(Done::DeadLetters),
-        Op::Replay(which) => replay(conn, &which, now).map(Done::Count),
+        Op::DeadLetters(limit) => dead_letters(conn, *limit).map(Done::DeadLetters),
+        Op::Replay(which) => replay(conn, which, now).map(Done::Count),
     }
 }
 
@@ -127,38 +152,59 @@ impl From<Error> for OutboxError {
     }
 }
 
-fn enqueue(conn: &Connection, messages: Vec<NewMessage>, now: i64) -> Result<Vec<Enqueued>, Error> {
+/// Stores `messages`; with `claim`, each one stored is claimed too, under one new lease of that
+/// length, and comes back with its claim.
+fn enqueue(
+    conn: &Connection,
+    messages: &[NewMessage],
+    now: i64,
+    claim: Option<Duration>,
+) -> Result<Vec<(Enqueued, Option<Claimed>)>, Error> {
+    // Serialized first, so that a failure here stores nothing.
+    let headers: Vec<String> = messages
+        .iter()
+        .map(|message| serde_json::to_string(&message.headers))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::Outbox(OutboxError::Storage(e.to_string())))?;
+    let lease = claim.map(|lease| {
+        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        (Lease(uuid::Uuid::new_v4().simple().to_string()), until)
+    });
     let mut find_key = conn.prepare_cached(
         "SELECT id FROM idempotency WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
     )?;
     let mut insert = conn.prepare_cached(
         "INSERT OR IGNORE INTO messages
-            (id, endpoint, payload, headers, event_type, idempotency_key, created_at, due_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            (id, endpoint, payload, headers, event_type, idempotency_key, created_at, due_at,
+             lease)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let mut remember_key = conn.prepare_cached(
         "INSERT OR REPLACE INTO idempotency (key, id, expires_at) VALUES (?1, ?2, NULL)",
     )?;
 
     let mut results = Vec::with_capacity(messages.len());
-    for message in messages {
+    for (message, headers) in messages.iter().zip(headers) {
         if let Some(key) = &message.idempotency_key {
             let held: Option<String> = find_key
                 .query_row(params![key, now], |row| row.get(0))
                 .optional()?;
             if let Some(id) = held {
-                results.push(Enqueued {
+                let enqueued = Enqueued {
                     id,
                     duplicate: true,
-                });
+                };
+                results.push((enqueued, None));
                 continue;
             }
         }
 
-        let id = message.id.unwrap_or_else(new_message_id);
-        let headers = serde_json::to_string(&message.headers)
-            .map_err(|e| Error::Outbox(OutboxError::Storage(e.to_string())))?;
+        let id = message.id.clone().unwrap_or_else(new_message_id);
         let due = message.not_before.map_or(now, to_millis);
+        let (token, due) = match &lease {
+            Some((token, until)) => (Some(token.0.as_str()), *until),
+            None => (None, due),
+        };
         let inserted = insert.execute(params![
             id,
             message.endpoint,
@@ -167,23 +213,39 @@ fn enqueue(conn: &Connection, messages: Vec<NewMessage>, now: i64) -> Result<Vec
             message.event_type,
             message.idempotency_key,
             now,
-            due
+            due,
+            token,
         ])?;
         if inserted == 0 {
             // An explicit id that is already held is a repeat, like a known idempotency key.
-            results.push(Enqueued {
+            let enqueued = Enqueued {
                 id,
                 duplicate: true,
-            });
+            };
+            results.push((enqueued, None));
             continue;
         }
         if let Some(key) = &message.idempotency_key {
             remember_key.execute(params![key, id])?;
         }
-        results.push(Enqueued {
+        let claimed = lease.as_ref().map(|(token, _)| Claimed {
+            message: StoredMessage {
+                id: id.clone(),
+                endpoint: message.endpoint.clone(),
+                payload: message.payload.clone(),
+                headers: message.headers.clone(),
+                event_type: message.event_type.clone(),
+                attempts: 0,
+                created_at: from_millis(now),
+                last_error: None,
+            },
+            lease: token.clone(),
+        });
+        let enqueued = Enqueued {
             id,
             duplicate: false,
-        });
+        };
+        results.push((enqueued, claimed));
     }
     Ok(results)
 }

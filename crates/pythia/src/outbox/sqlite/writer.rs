@@ -1,10 +1,12 @@
 //! The writer thread: owns the connection and commits concurrent requests together.
 //!
 //! Each request waits in a channel. The thread takes the first one, then every other request
-//! already waiting (up to a cap), and runs them all in one transaction, each inside its own
-//! savepoint so that one failing request does not undo the others. Replies go out only after
-//! the commit, so `enqueue` returns once its message is on disk, while one fsync serves the
-//! whole batch (group commit).
+//! already waiting (up to a cap), and runs them all in one transaction (group commit). A batch
+//! runs first as it is; should an SQL error leave a request half done, the batch runs again
+//! with each request in its own savepoint, so that one failing request does not undo the
+//! others. Claims are answered as soon as they have run; every other answer goes out through
+//! the [sync thread](super::sync) once the commit is on disk, so `enqueue` returns once its
+//! message is durable, while the writer goes on with the next batch.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +14,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::ops::{self, Done, Op};
+use super::sync::Syncer;
 use crate::outbox::OutboxError;
 
 /// A request and where to send its result.
@@ -19,7 +22,17 @@ use crate::outbox::OutboxError;
 pub(super) struct Command {
     pub(super) op: Op,
     pub(super) now: i64,
-    pub(super) reply: oneshot::Sender<Result<Done, OutboxError>>,
+    /// Taken when the request is answered.
+    pub(super) reply: Option<oneshot::Sender<Result<Done, OutboxError>>>,
+}
+
+impl Command {
+    /// A claim is answered as soon as it has run, before the rest of its batch and the
+    /// commit: a claim need not be durable (lost in a crash, the message is simply due
+    /// again), and a dispatcher waiting for it has slots standing idle.
+    fn answers_early(&self) -> bool {
+        matches!(self.op, Op::Claim { .. })
+    }
 }
 
 /// How often delivered idempotency keys past their retention are dropped.
@@ -30,6 +43,7 @@ pub(super) struct Writer {
     pub(super) conn: Connection,
     pub(super) max_batch: usize,
     pub(super) retention: Duration,
+    pub(super) syncer: Syncer,
 }
 
 impl Writer {
@@ -58,36 +72,92 @@ impl Writer {
     fn commit(&mut self, batch: &mut Vec<Command>, purge: bool) {
         metrics::histogram!("pythia_outbox_sqlite_batch_size").record(batch.len() as f64);
         let now = batch.iter().map(|command| command.now).max().unwrap_or(0);
-        let tx = match self.conn.transaction() {
-            Ok(tx) => tx,
-            Err(error) => return fail(batch, &error),
-        };
+        // Claims first, to be answered first; requests of one batch are concurrent, so their
+        // order among themselves is free.
+        batch.sort_by_key(|command| !command.answers_early());
 
-        let mut results = Vec::with_capacity(batch.len());
-        for command in batch.iter_mut() {
-            let op = std::mem::replace(&mut command.op, Op::Stats(None));
-            results.push(run_in_savepoint(&tx, op, command.now, self.retention));
-        }
+        // First without savepoints, which cost two statements a request: almost every batch
+        // succeeds whole. A request that fails cleanly (a lost lease, say) has written
+        // nothing, so only an SQL error, which may leave a request half done, sends the batch
+        // round again with each request in its own savepoint.
+        let results = match self.run_batch(batch, false) {
+            Ok(results) => results,
+            Err(error) => {
+                // Claims already answered are not run again: they were undone with the rest,
+                // so their messages are due again, and a later ack of one is refused as a lost
+                // lease (at worst the message is sent twice).
+                tracing::debug!(%error, "sqlite outbox batch failed, running it request by request");
+                match self.run_batch(batch, true) {
+                    Ok(results) => results,
+                    Err(error) => return fail(batch, &error),
+                }
+            }
+        };
         if purge {
-            if let Err(error) = ops::purge_keys(&tx, now) {
+            if let Err(error) = ops::purge_keys(&self.conn, now) {
                 let error = OutboxError::from(error);
                 tracing::warn!(%error, "could not purge expired idempotency keys");
             }
         }
 
-        if let Err(error) = tx.commit() {
+        if let Err(error) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
             return fail(batch, &error);
         }
-        for (command, result) in batch.drain(..).zip(results) {
-            // A caller that gave up waiting is not an error: its work is committed.
-            let _ = command.reply.send(result);
+        let answers = batch
+            .drain(..)
+            .zip(results)
+            .filter_map(|(command, result)| Some((command.reply?, result?)))
+            .collect();
+        self.syncer.answer_when_durable(answers);
+    }
+
+    /// Opens a transaction and runs every request of the batch in it, leaving it open for the
+    /// caller to commit, and answers the claims among them at once. Without `isolate`, the first SQL error rolls the transaction back and is
+    /// returned; with it, each request runs in a savepoint and fails alone. A result is `None`
+    /// for a request answered already.
+    fn run_batch(
+        &self,
+        batch: &mut [Command],
+        isolate: bool,
+    ) -> Result<Vec<Option<Result<Done, OutboxError>>>, rusqlite::Error> {
+        self.conn
+            .prepare_cached("BEGIN")
+            .and_then(|mut begin| begin.execute([]))?;
+        let mut results = Vec::with_capacity(batch.len());
+        for command in batch.iter_mut() {
+            if command.reply.is_none() {
+                results.push(None);
+                continue;
+            }
+            let result = if isolate {
+                run_in_savepoint(&self.conn, &command.op, command.now, self.retention)
+            } else {
+                match ops::run(&self.conn, &command.op, command.now, self.retention) {
+                    Ok(done) => Ok(done),
+                    Err(ops::Error::Outbox(error)) => Err(error),
+                    Err(ops::Error::Sql(error)) => {
+                        let _ = self.conn.execute_batch("ROLLBACK");
+                        return Err(error);
+                    }
+                }
+            };
+            if command.answers_early() {
+                if let Some(reply) = command.reply.take() {
+                    let _ = reply.send(result);
+                }
+                results.push(None);
+            } else {
+                results.push(Some(result));
+            }
         }
+        Ok(results)
     }
 }
 
 fn run_in_savepoint(
     conn: &Connection,
-    op: Op,
+    op: &Op,
     now: i64,
     retention: Duration,
 ) -> Result<Done, OutboxError> {
@@ -107,13 +177,75 @@ fn run_in_savepoint(
     }
 }
 
-/// The transaction could not be opened or committed: nothing in it happened.
+/// The transaction could not be opened or committed: nothing in it happened. Requests
+/// answered early (claims) have had their answer.
 fn fail(batch: &mut Vec<Command>, error: &rusqlite::Error) {
     tracing::warn!(%error, size = batch.len(), "sqlite outbox commit failed");
     metrics::counter!("pythia_outbox_sqlite_commit_failures_total").increment(1);
     for command in batch.drain(..) {
-        let _ = command
-            .reply
-            .send(Err(OutboxError::Storage(error.to_string())));
+        if let Some(reply) = command.reply {
+            let _ = reply.send(Err(OutboxError::Storage(error.to_string())));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::NewMessage;
+
+    fn command(message: NewMessage) -> (Command, oneshot::Receiver<Result<Done, OutboxError>>) {
+        let (reply, answer) = oneshot::channel();
+        let command = Command {
+            op: Op::Enqueue(vec![message]),
+            now: 1_000,
+            reply: Some(reply),
+        };
+        (command, answer)
+    }
+
+    #[test]
+    fn an_sql_error_fails_its_own_request_and_the_rest_of_the_batch_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::schema::open(&dir.path().join("outbox.db")).unwrap();
+        // Enqueues with an idempotency key now fail in SQL, after their message row is written.
+        conn.execute_batch(
+            "CREATE TRIGGER refuse_keys BEFORE INSERT ON idempotency
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+        let wal = dir.path().join("outbox.db-wal");
+        let mut writer = Writer {
+            conn,
+            max_batch: 16,
+            retention: Duration::from_secs(60),
+            syncer: Syncer::start(wal).unwrap(),
+        };
+        let (first, first_answer) = command(NewMessage::new("orders", "1"));
+        let (keyed, keyed_answer) = command(NewMessage::new("orders", "2").idempotency_key("k"));
+        let (last, last_answer) = command(NewMessage::new("orders", "3"));
+
+        writer.commit(&mut vec![first, keyed, last], false);
+
+        assert!(first_answer.blocking_recv().unwrap().is_ok());
+        let failed = keyed_answer.blocking_recv().unwrap();
+        assert!(matches!(failed, Err(OutboxError::Storage(_))), "{failed:?}");
+        assert!(last_answer.blocking_recv().unwrap().is_ok());
+        let stored: Vec<String> = writer
+            .conn
+            .prepare("SELECT payload FROM messages ORDER BY seq")
+            .unwrap()
+            .query_map([], |row| {
+                row.get::<_, Vec<u8>>(0)
+                    .map(|p| String::from_utf8(p).unwrap())
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            stored,
+            ["1", "3"],
+            "the failed request left no half-written row"
+        );
     }
 }

@@ -31,18 +31,22 @@
 //! | `pythia_outbox_claim_failures_total`, `pythia_outbox_stats_failures_total` | counters | |
 //! | `pythia_outbox_settle_failures_total` | counter | `kind` |
 
+mod acks;
 mod deliver;
 mod queue;
 mod run;
 mod settle;
+mod slots;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 
-use crate::outbox::Outbox;
+use self::queue::Handover;
+use self::slots::Slots;
+use crate::outbox::{Claimed, Outbox};
 
 pub use super::schedule::{DeliverySchedule, DEFAULT_DELAYS};
 pub use deliver::Deliver;
@@ -75,6 +79,10 @@ pub struct Dispatcher {
     outbox: Arc<dyn Outbox>,
     deliver: Arc<dyn Deliver>,
     wake: Arc<Notify>,
+    slots: Arc<Slots>,
+    /// Where queues hand fresh messages over, claimed as they were stored.
+    handover: mpsc::UnboundedSender<Claimed>,
+    arrivals: mpsc::UnboundedReceiver<Claimed>,
     config: Config,
 }
 
@@ -86,6 +94,7 @@ struct Config {
     lease: Duration,
     poll_interval: Duration,
     claim_batch: usize,
+    claim_ahead: usize,
     drain_timeout: Duration,
     stats_interval: Duration,
     retry_after_cap: Duration,
@@ -112,6 +121,7 @@ impl Dispatcher {
                 lease: Duration::from_secs(300),
                 poll_interval: Duration::from_millis(250),
                 claim_batch: 64,
+                claim_ahead: 64,
                 drain_timeout: Duration::from_secs(10),
                 stats_interval: Duration::from_secs(15),
                 retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
@@ -120,9 +130,22 @@ impl Dispatcher {
     }
 
     /// A queue into the same outbox that checks endpoint names with the sender and wakes this
-    /// dispatcher on each enqueue.
+    /// dispatcher on each enqueue. While the dispatcher runs with a free slot and nothing due
+    /// waiting, the queue stores a fresh message already claimed and hands it straight over,
+    /// so it goes out without a claim query (see
+    /// [`Outbox::enqueue_claimed`](crate::outbox::Outbox::enqueue_claimed)).
     pub fn queue(&self) -> WebhookQueue {
-        WebhookQueue::for_dispatcher(self.outbox.clone(), self.deliver.clone(), self.wake.clone())
+        let handover = Handover {
+            slots: self.slots.clone(),
+            sender: self.handover.clone(),
+            lease: self.config.lease,
+        };
+        WebhookQueue::for_dispatcher(
+            self.outbox.clone(),
+            self.deliver.clone(),
+            self.wake.clone(),
+            handover,
+        )
     }
 
     /// The name used in logs and by the runtime.
@@ -187,6 +210,17 @@ impl DispatcherBuilder {
         self
     }
 
+    /// How many claimed messages may wait for a free slot, so that a finished attempt is
+    /// followed at once by the next instead of by a claim's round trip. A process that dies
+    /// leaves them claimed, like its attempts in flight: they are due again when their lease
+    /// ends, or when the file is opened with
+    /// [`release_leases_on_open`](crate::outbox::SqliteOutboxBuilder::release_leases_on_open).
+    /// Default: 64; 0 claims only for free slots.
+    pub fn claim_ahead(mut self, count: usize) -> Self {
+        self.config.claim_ahead = count;
+        self
+    }
+
     /// On shutdown, how long attempts in flight may run before their messages are handed back.
     /// Default: 10 seconds.
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
@@ -218,10 +252,14 @@ impl DispatcherBuilder {
             .unwrap_or(config.concurrency / 2)
             .clamp(1, config.concurrency);
         config.per_endpoint = Some(per_endpoint);
+        let (handover, arrivals) = mpsc::unbounded_channel();
         Dispatcher {
             outbox: self.outbox,
             deliver: self.deliver,
             wake: Arc::new(Notify::new()),
+            slots: Arc::new(Slots::new(config.concurrency, per_endpoint)),
+            handover,
+            arrivals,
             config,
         }
     }

@@ -2,12 +2,14 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 
+use super::slots::Slots;
 use super::Deliver;
-use crate::outbox::{Enqueued, NewMessage, Outbox, OutboxError};
+use crate::outbox::{self, Claimed, Enqueued, NewMessage, Outbox, OutboxError};
 
 /// The default largest payload a [`WebhookQueue`] accepts: 1 MiB.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
@@ -23,7 +25,61 @@ pub struct WebhookQueue {
     outbox: Arc<dyn Outbox>,
     deliver: Option<Arc<dyn Deliver>>,
     wake: Option<Arc<Notify>>,
+    handover: Option<Handover>,
     max_payload_bytes: usize,
+}
+
+/// The short way from a queue to its dispatcher's attempts.
+#[derive(Clone, Debug)]
+pub(super) struct Handover {
+    pub(super) slots: Arc<Slots>,
+    pub(super) sender: mpsc::UnboundedSender<Claimed>,
+    pub(super) lease: Duration,
+}
+
+impl Handover {
+    /// Stores `message` claimed, in a slot taken for it, and hands the claim to the
+    /// dispatcher. Runs to the end even if the caller stops waiting, so that no slot is kept
+    /// and no stored claim is left unattended.
+    async fn enqueue(
+        &self,
+        outbox: &Arc<dyn Outbox>,
+        message: NewMessage,
+    ) -> Result<(Enqueued, bool), OutboxError> {
+        let (handover, outbox) = (self.clone(), outbox.clone());
+        let endpoint = message.endpoint.clone();
+        let stored = tokio::spawn(async move {
+            let stored = outbox.enqueue_claimed(message, handover.lease).await;
+            let (enqueued, claimed) = match stored {
+                Ok(stored) => stored,
+                Err(error) => {
+                    handover.slots.free(&endpoint);
+                    return Err(error);
+                }
+            };
+            let Some(claimed) = claimed else {
+                handover.slots.free(&endpoint);
+                return Ok((enqueued, false));
+            };
+            if let Err(mpsc::error::SendError(claimed)) = handover.sender.send(claimed) {
+                // The dispatcher stopped meanwhile: the message is due again at once.
+                handover.slots.free(&endpoint);
+                let message = &claimed.message;
+                let released = outbox
+                    .reschedule(&message.id, &claimed.lease, outbox::now(), false, None)
+                    .await;
+                if let Err(error) = released {
+                    tracing::warn!(%endpoint, id = %message.id, %error,
+                        "could not release a webhook's claim; it is due when its lease ends");
+                }
+                return Ok((enqueued, false));
+            }
+            Ok((enqueued, true))
+        });
+        stored
+            .await
+            .map_err(|error| OutboxError::Storage(format!("the enqueue task failed: {error}")))?
+    }
 }
 
 impl fmt::Debug for WebhookQueue {
@@ -76,6 +132,7 @@ impl WebhookQueue {
             outbox: Arc::new(outbox),
             deliver: None,
             wake: None,
+            handover: None,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
         }
     }
@@ -84,11 +141,13 @@ impl WebhookQueue {
         outbox: Arc<dyn Outbox>,
         deliver: Arc<dyn Deliver>,
         wake: Arc<Notify>,
+        handover: Handover,
     ) -> Self {
         WebhookQueue {
             outbox,
             deliver: Some(deliver),
             wake: Some(wake),
+            handover: Some(handover),
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
         }
     }
@@ -123,6 +182,15 @@ impl WebhookQueue {
     pub async fn enqueue(&self, message: NewMessage) -> Result<Enqueued, QueueError> {
         self.check(&message)?;
 
+        if let Some(handover) = &self.handover {
+            if message.not_before.is_none() && handover.slots.take(&message.endpoint) {
+                let (enqueued, handed) = handover.enqueue(&self.outbox, message).await?;
+                if !handed {
+                    self.wake();
+                }
+                return Ok(enqueued);
+            }
+        }
         let enqueued = self.outbox.enqueue(message).await?;
 
         self.wake();

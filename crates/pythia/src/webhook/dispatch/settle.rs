@@ -2,9 +2,12 @@
 
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+
 use crate::outbox::{self, Claimed, Outbox, OutboxError};
 use crate::webhook::AttemptResult;
 
+use super::acks::Delivered;
 use super::Deliver;
 
 /// What happened to a message after its attempt, for the dispatch loop.
@@ -19,11 +22,12 @@ pub(super) enum Settled {
     Unsettled,
 }
 
-/// Acks, reschedules or dead-letters `claimed` according to `result`. A `Retry-After` longer
-/// than `retry_after_cap` counts as the cap.
+/// Acks (through `acks`, the batch writer), reschedules or dead-letters `claimed` according to
+/// `result`. A `Retry-After` longer than `retry_after_cap` counts as the cap.
 pub(super) async fn settle(
     outbox: &dyn Outbox,
     deliver: &dyn Deliver,
+    acks: &mpsc::Sender<Delivered>,
     claimed: &Claimed,
     result: &AttemptResult,
     retry_after_cap: Duration,
@@ -47,7 +51,13 @@ pub(super) async fn settle(
                     "endpoint" => endpoint.to_owned())
                 .record(waited.as_secs_f64());
             }
-            (outbox.ack(&message.id, lease).await, Settled::Delivered)
+            let delivered = (message.id.clone(), lease.clone(), endpoint.to_owned());
+            let update = match acks.send(delivered).await {
+                Ok(()) => Ok(()),
+                // No batch writer any more (the dispatcher is stopping): ack alone.
+                Err(mpsc::error::SendError((id, lease, _))) => outbox.ack(&id, &lease).await,
+            };
+            (update, Settled::Delivered)
         }
         AttemptResult::BreakerOpen { retry_in } => {
             // Nothing was sent: the attempt does not count.
@@ -135,7 +145,7 @@ async fn bury(
     Ok(())
 }
 
-fn report_unsettled(endpoint: &str, id: &str, error: &OutboxError) {
+pub(super) fn report_unsettled(endpoint: &str, id: &str, error: &OutboxError) {
     let kind = match error {
         OutboxError::LeaseLost(_) | OutboxError::NotFound(_) => "lease_lost",
         _ => "storage",
