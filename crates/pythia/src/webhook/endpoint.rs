@@ -10,6 +10,7 @@ use super::config::{redact_url_text, EndpointSettings};
 use super::metrics;
 use super::schedule::DeliverySchedule;
 use super::signing::Signer;
+use super::transport::Target;
 use crate::resilience::{BreakerState, CircuitBreaker, RateLimiter, RetryPolicy};
 
 /// One webhook destination with its own resilience state, so that a slow or dead endpoint
@@ -20,6 +21,7 @@ use crate::resilience::{BreakerState, CircuitBreaker, RateLimiter, RetryPolicy};
 pub struct Endpoint {
     name: String,
     url: Url,
+    target: Target,
     label: String,
     settings: EndpointSettings,
     breaker: Option<CircuitBreaker>,
@@ -44,6 +46,7 @@ impl Endpoint {
         Endpoint {
             name: name.to_owned(),
             url: settings.url.clone(),
+            target: Target::new(&settings.url),
             label,
             slots: Semaphore::new(settings.concurrency_limit),
             settings,
@@ -128,6 +131,11 @@ impl Endpoint {
             metrics::endpoint_disabled(&self.label, true);
         }
         was_enabled
+    }
+
+    /// The URL as the transport takes it, parsed once.
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
     }
 
     pub(crate) fn signer(&self) -> &Signer {
