@@ -124,7 +124,9 @@ impl WebhookSender {
                     outcome.status = Some(*status);
                     outcome.latency = *latency;
                     outcome.elapsed = started.elapsed();
-                    metrics::delivery(label, "delivered", outcome.elapsed);
+                    endpoint
+                        .metrics()
+                        .delivery(label, "delivered", outcome.elapsed);
                     return outcome;
                 }
                 AttemptResult::Failed {

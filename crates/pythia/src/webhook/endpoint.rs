@@ -28,6 +28,7 @@ pub struct Endpoint {
     limiter: Option<RateLimiter>,
     slots: Semaphore,
     disabled: AtomicBool,
+    metrics: metrics::EndpointMetrics,
 }
 
 impl Endpoint {
@@ -44,6 +45,7 @@ impl Endpoint {
         let limiter = settings.rate_limit.map(RateLimiter::new);
         metrics::endpoint_disabled(&label, false);
         Endpoint {
+            metrics: metrics::EndpointMetrics::new(&label),
             name: name.to_owned(),
             url: settings.url.clone(),
             target: Target::new(&settings.url),
@@ -136,6 +138,10 @@ impl Endpoint {
     /// The URL as the transport takes it, parsed once.
     pub(crate) fn target(&self) -> &Target {
         &self.target
+    }
+
+    pub(crate) fn metrics(&self) -> &metrics::EndpointMetrics {
+        &self.metrics
     }
 
     pub(crate) fn signer(&self) -> &Signer {

@@ -219,7 +219,7 @@ impl WebhookSender {
         }
 
         let transport = &self.shared.transport;
-        let headers = signed.headers(endpoint, transport.default_header_count());
+        let headers = signed.headers(endpoint, transport.spare_headers());
         let started = Instant::now();
         let response = transport
             .post(
@@ -241,9 +241,11 @@ impl WebhookSender {
             }
         }
         if let Some(state) = endpoint.breaker_state() {
-            metrics::breaker_state(endpoint.label(), state);
+            endpoint.metrics().breaker_state(state);
         }
-        metrics::attempt(endpoint.label(), result.label(), Some(latency));
+        endpoint
+            .metrics()
+            .attempt(endpoint.label(), result.label(), latency);
         (result, class)
     }
 }
@@ -280,8 +282,8 @@ impl Signed<'_> {
         );
         let signer = endpoint.signer();
         if !signer.is_empty() {
-            let signature = signer.sign(self.id, timestamp, self.payload);
-            if let Ok(value) = HeaderValue::from_str(&signature) {
+            let signature = Bytes::from(signer.sign(self.id, timestamp, self.payload));
+            if let Ok(value) = HeaderValue::from_maybe_shared(signature) {
                 headers.insert(HeaderName::from_static(HEADER_SIGNATURE), value);
             }
         }

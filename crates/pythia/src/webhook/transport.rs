@@ -107,9 +107,10 @@ impl Transport {
         })
     }
 
-    /// How many headers [`post`](Self::post) adds at most, to size a header map once.
-    pub(crate) fn default_header_count(&self) -> usize {
-        self.defaults.len()
+    /// How many headers [`post`](Self::post) and hyper add at most (the defaults, `host` and
+    /// `content-length`), to size a request's header map once: growing it reallocates.
+    pub(crate) fn spare_headers(&self) -> usize {
+        self.defaults.len() + 2
     }
 
     /// Posts `body` with `headers` (plus the defaults the request does not set) to `target`,
