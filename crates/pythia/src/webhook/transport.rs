@@ -1,5 +1,5 @@
-//! [`Transport`]: how webhooks reach the network, hyper-util's pooled client over rustls with
-//! nothing in between.
+//! [`Transport`]: how webhooks reach the network, hyper-util's pooled clients (plain, and over
+//! rustls) with nothing in between.
 //!
 //! A webhook needs less of a client than [`HttpClient`](crate::http::HttpClient) offers: its
 //! URL is fixed per endpoint, the sender keeps retries, breakers and rate limits per
@@ -29,11 +29,15 @@ use crate::http::attempt::{is_timed_out, is_tls};
 use crate::http::guard::{self, HyperResolver, RefusedAddress};
 use crate::http::{tls, Error, ErrorKind, HttpClientConfig};
 
-type Connector = HttpsConnector<HttpConnector<HyperResolver>>;
+type Plain = HttpConnector<HyperResolver>;
 
-/// The pooled client webhooks are posted through, and what it adds to every request.
+/// The pooled clients webhooks are posted through, and what they add to every request.
 pub(crate) struct Transport {
-    client: Client<Connector, Full<Bytes>>,
+    /// For `http` URLs: hyper clones its connector for every request, and a plain one is the
+    /// cheaper to clone.
+    plain: Client<Plain, Full<Bytes>>,
+    /// For `https` URLs.
+    tls: Client<HttpsConnector<Plain>, Full<Bytes>>,
     /// User agent, `accept: */*`, the auth header and the default headers, one value per name.
     defaults: HeaderMap,
     /// The pool's `pool_size`: the most requests in flight at once.
@@ -48,6 +52,7 @@ pub(crate) struct Transport {
 #[derive(Debug)]
 pub(crate) struct Target {
     uri: Option<Uri>,
+    https: bool,
     /// The host, when it is an IP literal in a refused range.
     refused: Option<IpAddr>,
 }
@@ -56,6 +61,7 @@ impl Target {
     pub(crate) fn new(url: &Url) -> Self {
         Target {
             uri: url.as_str().parse().ok(),
+            https: url.scheme() == "https",
             refused: guard::refused_literal(url),
         }
     }
@@ -87,17 +93,18 @@ impl Transport {
         http.set_connect_timeout(Some(config.connect_timeout()));
         let https = HttpsConnectorBuilder::new()
             .with_tls_config(tls::client_config(config)?)
-            .https_or_http()
+            .https_only()
             .enable_all_versions()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
+            .wrap_connector(http.clone());
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .pool_max_idle_per_host(config.max_keepalive_connections())
             .pool_idle_timeout(config.keepalive_expiry())
             .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(https);
+            .timer(TokioTimer::new());
         Ok(Transport {
-            client,
+            plain: builder.build(http),
+            tls: builder.build(https),
             defaults: default_headers(config)?,
             slots: Semaphore::new(config.pool_size().min(Semaphore::MAX_PERMITS)),
             guard,
@@ -155,7 +162,8 @@ impl Transport {
         let timeout = self
             .total_timeout
             .map_or(timeout, |total| total.min(timeout));
-        match tokio::time::timeout(timeout, self.exchange(request, timeout)).await {
+        let exchange = self.exchange(request, target.https, timeout);
+        match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result.map_err(|error| error.with_url(url)),
             Err(_) => Err(timed_out(timeout).with_url(url)),
         }
@@ -166,12 +174,16 @@ impl Transport {
     async fn exchange(
         &self,
         request: Request<Full<Bytes>>,
+        https: bool,
         timeout: Duration,
     ) -> Result<Answer, Error> {
         let per_read = (self.read_timeout < timeout).then_some(self.read_timeout);
-        let response = within(per_read, self.client.request(request))
-            .await?
-            .map_err(classify)?;
+        let sent = if https {
+            self.tls.request(request)
+        } else {
+            self.plain.request(request)
+        };
+        let response = within(per_read, sent).await?.map_err(classify)?;
         let (parts, body) = response.into_parts();
         self.drain(body, per_read)
             .await
