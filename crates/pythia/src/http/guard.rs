@@ -1,9 +1,10 @@
 //! The guard against server-side request forgery: which addresses may not be reached.
 //!
 //! When a client refuses private networks, every address a host name resolves to is checked
-//! at connect time by [`GuardedResolver`] (reqwest) or [`HyperResolver`] (hyper) (so a name that resolves to `127.0.0.1` is refused
-//! even if it resolved elsewhere a moment ago), and IP-literal hosts are checked before a
-//! request is sent and on each redirect.
+//! at connect time, by [`GuardedResolver`] for reqwest and [`HyperResolver`] for the webhook
+//! transport (so a name that resolves to `127.0.0.1` is refused even if it resolved elsewhere
+//! a moment ago), and IP-literal hosts are checked before a request is sent and on each
+//! redirect.
 
 use std::error::Error as StdError;
 use std::fmt;
