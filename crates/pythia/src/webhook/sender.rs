@@ -29,7 +29,7 @@ const MAX_ADHOC_ENDPOINTS: usize = 10_000;
 /// endpoints at once ([`broadcast`](Self::broadcast)), or as single attempts for the outbox
 /// dispatcher ([`attempt`](Self::attempt)).
 ///
-/// Cloning is cheap and clones share everything: one connection pool, and one circuit
+/// Cloning is cheap and clones share everything: the connection pools, and one circuit
 /// breaker, rate limiter and concurrency limit per endpoint. Redirects are never followed; a
 /// `410 Gone` disables the endpoint.
 ///
