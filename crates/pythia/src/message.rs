@@ -84,7 +84,12 @@ impl Message {
 
 /// A fresh, time-ordered message id of the form `msg_<32 hex digits>`.
 pub fn new_message_id() -> String {
-    format!("msg_{}", uuid::Uuid::now_v7().simple())
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let hex = uuid::Uuid::now_v7().simple().encode_lower(&mut buffer);
+    let mut id = String::with_capacity(4 + hex.len());
+    id.push_str("msg_");
+    id.push_str(hex);
+    id
 }
 
 /// A message body: JSON when the payload is JSON, text or raw bytes otherwise.

@@ -116,7 +116,8 @@ pub(crate) fn classify(error: reqwest::Error, url: &Url) -> Error {
     classified.with_source(error.without_url())
 }
 
-fn is_timed_out(error: &(dyn StdError + 'static)) -> bool {
+/// Whether the error is an `io::Error` that timed out (a connect timeout, for instance).
+pub(crate) fn is_timed_out(error: &(dyn StdError + 'static)) -> bool {
     error
         .downcast_ref::<std::io::Error>()
         .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut)
@@ -125,7 +126,7 @@ fn is_timed_out(error: &(dyn StdError + 'static)) -> bool {
 /// Whether the error is a rustls error, possibly wrapped in `io::Error`s: the connector
 /// nests one `io::Error` in another, and `io::Error::source` skips the error it wraps, so
 /// the wrapped errors are walked through `get_ref` here.
-fn is_tls(error: &(dyn StdError + 'static)) -> bool {
+pub(crate) fn is_tls(error: &(dyn StdError + 'static)) -> bool {
     let mut current = error;
     loop {
         if current.is::<rustls::Error>() {

@@ -1,7 +1,6 @@
 //! [`HttpClient`]: one connection pool and its per-host resilience state.
 
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 
 use http::header::HeaderMap;
@@ -10,6 +9,7 @@ use tokio::sync::Semaphore;
 
 use super::guard::{self, GuardedResolver};
 use super::hosts::Hosts;
+use super::tls::{identity_error, read_pem, tls_file_error};
 use super::{Error, ErrorKind, HttpClientConfig, RequestBuilder};
 use crate::resilience::{BreakerState, CircuitBreaker};
 
@@ -161,13 +161,8 @@ fn build_reqwest(config: &HttpClientConfig) -> Result<reqwest::Client, Error> {
         let mut pem = read_pem(cert_path, "client certificate")?;
         pem.push(b'\n');
         pem.extend(read_pem(key_path, "client key")?);
-        let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
-            Error::new(ErrorKind::Builder).with_detail(format!(
-                "client certificate {} and key {} do not form a pem identity",
-                cert_path.display(),
-                key_path.display()
-            ))
-        })?;
+        let identity =
+            reqwest::Identity::from_pem(&pem).map_err(|_| identity_error(cert_path, key_path))?;
         builder = builder.identity(identity);
     }
 
@@ -205,20 +200,6 @@ fn redirect_policy(config: &HttpClientConfig) -> reqwest::redirect::Policy {
 #[derive(Debug, thiserror::Error)]
 #[error("more than {0} redirects")]
 pub(crate) struct TooManyRedirects(usize);
-
-fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| {
-        Error::new(ErrorKind::Builder)
-            .with_detail(format!("cannot read the {what} {} ({e})", path.display()))
-    })
-}
-
-fn tls_file_error(path: &Path, what: &str) -> Error {
-    Error::new(ErrorKind::Builder).with_detail(format!(
-        "the {what} {} holds no pem certificate",
-        path.display()
-    ))
-}
 
 fn builder_error(error: crate::resilience::ConfigError) -> Error {
     Error::new(ErrorKind::Builder).with_detail(error.to_string())

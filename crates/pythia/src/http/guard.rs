@@ -1,14 +1,19 @@
 //! The guard against server-side request forgery: which addresses may not be reached.
 //!
 //! When a client refuses private networks, every address a host name resolves to is checked
-//! at connect time by [`GuardedResolver`] (so a name that resolves to `127.0.0.1` is refused
-//! even if it resolved elsewhere a moment ago), and IP-literal hosts are checked before a
-//! request is sent and on each redirect.
+//! at connect time, by [`GuardedResolver`] for reqwest and [`HyperResolver`] for the webhook
+//! transport (so a name that resolves to `127.0.0.1` is refused even if it resolved elsewhere
+//! a moment ago), and IP-literal hosts are checked before a request is sent and on each
+//! redirect.
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
+use hyper_util::client::legacy::connect::dns::Name as HyperName;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Whether an address belongs to a range an untrusted URL must not reach: unspecified,
@@ -82,40 +87,82 @@ impl fmt::Display for RefusedAddress {
 
 impl StdError for RefusedAddress {}
 
-/// A resolver that drops refused addresses and fails when none is left.
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// Resolves `host` and, when `guard` is set, drops the refused addresses, failing with
+/// [`RefusedAddress`] when none is left. Ports are left at 0 for the connector to set.
+async fn resolve(host: &str, guard: bool) -> Result<Vec<SocketAddr>, BoxError> {
+    let resolved = tokio::net::lookup_host((host, 0)).await?;
+    if !guard {
+        return Ok(resolved.collect());
+    }
+    let allowed: Vec<SocketAddr> = resolved.filter(|a| !is_refused(a.ip())).collect();
+    if allowed.is_empty() {
+        metrics::counter!("pythia_http_refused_addresses_total").increment(1);
+        tracing::warn!(host = %host, "refused to connect to a private address");
+        return Err(Box::new(RefusedAddress {
+            host: host.to_owned(),
+        }));
+    }
+    Ok(allowed)
+}
+
+/// A reqwest resolver that drops refused addresses and fails when none is left.
 #[derive(Debug, Default)]
 pub(crate) struct GuardedResolver;
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_owned();
         Box::pin(async move {
-            let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
-            let allowed: Vec<SocketAddr> = resolved.filter(|a| !is_refused(a.ip())).collect();
-            if allowed.is_empty() {
-                metrics::counter!("pythia_http_refused_addresses_total").increment(1);
-                tracing::warn!(host = %host, "refused to connect to a private address");
-                return Err(Box::new(RefusedAddress { host }) as Box<dyn StdError + Send + Sync>);
-            }
+            let allowed = resolve(name.as_str(), true).await?;
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
     }
 }
 
+/// The resolver of a hyper connector: the system's, through tokio, dropping refused addresses
+/// as [`GuardedResolver`] does when `guard` is set. IP-literal hosts never reach it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HyperResolver {
+    pub(crate) guard: bool,
+}
+
+impl tower_service::Service<HyperName> for HyperResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: HyperName) -> Self::Future {
+        let guard = self.guard;
+        Box::pin(async move { Ok(resolve(name.as_str(), guard).await?.into_iter()) })
+    }
+}
+
 /// Checks a URL whose host is an IP literal; names are checked by the resolver.
 pub(crate) fn check_literal(url: &url::Url) -> Result<(), RefusedAddress> {
+    refused_literal(url).map_or(Ok(()), |ip| Err(refuse(ip)))
+}
+
+/// Counts a refused IP-literal host and says why it is refused.
+pub(crate) fn refuse(ip: IpAddr) -> RefusedAddress {
+    metrics::counter!("pythia_http_refused_addresses_total").increment(1);
+    RefusedAddress {
+        host: ip.to_string(),
+    }
+}
+
+/// The host of a URL when it is an IP literal in a refused range, without counting it.
+pub(crate) fn refused_literal(url: &url::Url) -> Option<IpAddr> {
     let ip = match url.host() {
         Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
         Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
-        _ => return Ok(()),
+        _ => return None,
     };
-    if is_refused(ip) {
-        metrics::counter!("pythia_http_refused_addresses_total").increment(1);
-        return Err(RefusedAddress {
-            host: ip.to_string(),
-        });
-    }
-    Ok(())
+    is_refused(ip).then_some(ip)
 }
 
 #[cfg(test)]
@@ -181,5 +228,18 @@ mod tests {
 
         let error = result.err().expect("localhost must be refused");
         assert!(error.downcast_ref::<RefusedAddress>().is_some(), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_hyper_resolver_refuses_loopback_only_when_guarding() {
+        use tower_service::Service;
+        let name = || "localhost".parse::<HyperName>().unwrap();
+
+        let refused = HyperResolver { guard: true }.call(name()).await;
+        let allowed = HyperResolver { guard: false }.call(name()).await;
+
+        let error = refused.expect_err("localhost must be refused");
+        assert!(error.downcast_ref::<RefusedAddress>().is_some(), "{error}");
+        assert!(allowed.unwrap().all(|a| a.ip().is_loopback()));
     }
 }

@@ -14,18 +14,19 @@
 //! See [`HttpClient`] for the order of the pipeline's stages and [`HttpClientConfig`] for
 //! every knob and its default.
 
-mod attempt;
+pub(crate) mod attempt;
 mod auth;
 mod client;
 mod config;
 mod env;
 mod error;
-mod guard;
+pub(crate) mod guard;
 mod hosts;
 mod redact;
 mod request;
-mod response;
+pub(crate) mod response;
 mod send;
+pub(crate) mod tls;
 
 pub use auth::Auth;
 pub use client::HttpClient;

@@ -79,13 +79,18 @@ impl Response {
 
     /// The `Retry-After` header as a delay from now, if present and valid.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.headers
-            .get(RETRY_AFTER)
-            .and_then(|v| parse_retry_after(v, SystemTime::now()))
+        retry_after(&self.headers)
     }
 
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         self.status.is_success()
     }
+}
+
+/// The `Retry-After` header of `headers` as a delay from now, if present and valid.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)
+        .and_then(|v| parse_retry_after(v, SystemTime::now()))
 }

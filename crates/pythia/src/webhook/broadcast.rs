@@ -52,7 +52,7 @@ impl WebhookSender {
                 let (payload, extra, id, cancel) = (&payload, &extra, &id, &cancel);
                 async move {
                     let outcome = self
-                        .deliver(endpoint.as_ref(), id, payload, extra, Some(cancel))
+                        .deliver(endpoint.as_ref(), id.clone(), payload, extra, Some(cancel))
                         .await;
                     (index, outcome)
                 }

@@ -473,11 +473,16 @@ impl WebhookConfigBuilder {
         self
     }
 
-    /// The HTTP client underneath (TLS, proxies of trust, pool, SSRF guard). Whatever it says,
-    /// webhooks never follow redirects and never retry or break circuits at the client level:
-    /// the sender does that per endpoint. Default: [`HttpClientConfig::builder`] with up to 1,024
-    /// requests in flight and 1,024 idle connections kept, so that a broadcast reaches that many
-    /// endpoints at once (each endpoint still has its own `concurrency_limit`).
+    /// The settings of the connection pool webhooks are posted through (a hyper client, not an
+    /// [`HttpClient`](crate::http::HttpClient)): TLS (`verify_tls`, `ca_file`,
+    /// `client_identity`), the SSRF guard, `pool_size`, `max_keepalive_connections`,
+    /// `keepalive_expiry`, the connect, read and total timeouts (each attempt is also bounded
+    /// by the endpoint's `timeout`), the user agent, `auth`, default headers and
+    /// `max_body_bytes`. Whatever it says, webhooks never follow redirects and never retry or
+    /// break circuits at the client level: the sender does that per endpoint. Default:
+    /// [`HttpClientConfig::builder`] with up to 1,024 requests in flight and 1,024 idle
+    /// connections kept, so that a broadcast reaches that many endpoints at once (each endpoint
+    /// still has its own `concurrency_limit`).
     pub fn http(mut self, builder: HttpClientConfigBuilder) -> Self {
         self.http = Some(builder);
         self

@@ -30,7 +30,7 @@ impl WebhookSender {
         let payload = payload.into();
         let id = new_message_id();
         match header_map(headers.iter().copied()) {
-            Ok(extra) => self.deliver(endpoint, &id, &payload, &extra, None).await,
+            Ok(extra) => self.deliver(endpoint, id, &payload, &extra, None).await,
             Err(error) => refuse(endpoint, &id, ErrorClass::InvalidRequest, error),
         }
     }
@@ -65,7 +65,7 @@ impl WebhookSender {
         let payload = Payload::from(&message.body);
         match header_map(headers.iter().copied()) {
             Ok(extra) => {
-                self.deliver(endpoint, &message.id, &payload, &extra, None)
+                self.deliver(endpoint, message.id.clone(), &payload, &extra, None)
                     .await
             }
             Err(error) => refuse(endpoint, &message.id, ErrorClass::InvalidRequest, error),
@@ -77,12 +77,12 @@ impl WebhookSender {
     pub(crate) async fn deliver(
         &self,
         endpoint_name: &str,
-        id: &str,
+        id: String,
         payload: &Payload,
         extra: &HeaderMap,
         cancel: Option<&CancellationToken>,
     ) -> Outcome {
-        let mut outcome = Outcome::new(endpoint_name, id);
+        let mut outcome = Outcome::with_id(endpoint_name, id);
         let Some(endpoint) = self.endpoint(endpoint_name) else {
             metrics::delivery(endpoint_name, "unknown_endpoint", Duration::ZERO);
             return outcome.failed(
@@ -93,7 +93,7 @@ impl WebhookSender {
         let label = endpoint.label();
         let policy = endpoint.retry_policy();
         let signed = Signed {
-            id,
+            id: &outcome.id,
             timestamp: None,
             payload: payload.as_bytes(),
             content_type: payload.content_type(),
@@ -124,7 +124,9 @@ impl WebhookSender {
                     outcome.status = Some(*status);
                     outcome.latency = *latency;
                     outcome.elapsed = started.elapsed();
-                    metrics::delivery(label, "delivered", outcome.elapsed);
+                    endpoint
+                        .metrics()
+                        .delivery(label, "delivered", outcome.elapsed);
                     return outcome;
                 }
                 AttemptResult::Failed {

@@ -10,6 +10,7 @@ use super::config::{redact_url_text, EndpointSettings};
 use super::metrics;
 use super::schedule::DeliverySchedule;
 use super::signing::Signer;
+use super::transport::Target;
 use crate::resilience::{BreakerState, CircuitBreaker, RateLimiter, RetryPolicy};
 
 /// One webhook destination with its own resilience state, so that a slow or dead endpoint
@@ -20,12 +21,14 @@ use crate::resilience::{BreakerState, CircuitBreaker, RateLimiter, RetryPolicy};
 pub struct Endpoint {
     name: String,
     url: Url,
+    target: Target,
     label: String,
     settings: EndpointSettings,
     breaker: Option<CircuitBreaker>,
     limiter: Option<RateLimiter>,
     slots: Semaphore,
     disabled: AtomicBool,
+    metrics: metrics::EndpointMetrics,
 }
 
 impl Endpoint {
@@ -42,8 +45,10 @@ impl Endpoint {
         let limiter = settings.rate_limit.map(RateLimiter::new);
         metrics::endpoint_disabled(&label, false);
         Endpoint {
+            metrics: metrics::EndpointMetrics::new(&label),
             name: name.to_owned(),
             url: settings.url.clone(),
+            target: Target::new(&settings.url),
             label,
             slots: Semaphore::new(settings.concurrency_limit),
             settings,
@@ -128,6 +133,15 @@ impl Endpoint {
             metrics::endpoint_disabled(&self.label, true);
         }
         was_enabled
+    }
+
+    /// The URL as the transport takes it, parsed once.
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
+    }
+
+    pub(crate) fn metrics(&self) -> &metrics::EndpointMetrics {
+        &self.metrics
     }
 
     pub(crate) fn signer(&self) -> &Signer {

@@ -40,6 +40,7 @@ mod payload;
 mod schedule;
 mod sender;
 pub mod signing;
+mod transport;
 
 pub use attempt::{AttemptRequest, AttemptResult};
 pub use config::{EndpointConfig, WebhookConfig, WebhookConfigBuilder, WebhookConfigError};

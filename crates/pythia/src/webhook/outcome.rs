@@ -75,9 +75,14 @@ pub struct Outcome {
 
 impl Outcome {
     pub(crate) fn new(endpoint: &str, id: &str) -> Self {
+        Outcome::with_id(endpoint, id.to_owned())
+    }
+
+    /// An outcome that keeps `id` rather than copying it.
+    pub(crate) fn with_id(endpoint: &str, id: String) -> Self {
         Outcome {
             endpoint: endpoint.to_owned(),
-            id: id.to_owned(),
+            id,
             attempts: 0,
             status: None,
             latency: Duration::ZERO,

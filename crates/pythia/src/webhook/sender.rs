@@ -1,4 +1,4 @@
-//! [`WebhookSender`]: the shared client, the endpoints, and one attempt.
+//! [`WebhookSender`]: the shared transport, the endpoints, and one attempt.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -16,7 +16,8 @@ use super::endpoint::Endpoint;
 use super::metrics;
 use super::outcome::ErrorClass;
 use super::signing::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
-use crate::http::{Error as HttpError, ErrorKind, HttpClient};
+use super::transport::{Answer, Transport};
+use crate::http::{Error as HttpError, ErrorKind};
 use crate::resilience::RetryPolicy;
 
 /// Ad-hoc endpoints (paths and URLs not named in the config) remembered with their own state;
@@ -28,7 +29,7 @@ const MAX_ADHOC_ENDPOINTS: usize = 10_000;
 /// endpoints at once ([`broadcast`](Self::broadcast)), or as single attempts for the outbox
 /// dispatcher ([`attempt`](Self::attempt)).
 ///
-/// Cloning is cheap and clones share everything: one connection pool, and one circuit
+/// Cloning is cheap and clones share everything: the connection pools, and one circuit
 /// breaker, rate limiter and concurrency limit per endpoint. Redirects are never followed; a
 /// `410 Gone` disables the endpoint.
 ///
@@ -59,7 +60,7 @@ pub struct WebhookSender {
 }
 
 pub(crate) struct Shared {
-    pub(crate) client: HttpClient,
+    transport: Transport,
     pub(crate) config: WebhookConfig,
     named: HashMap<String, Arc<Endpoint>>,
     adhoc: RwLock<HashMap<String, Arc<Endpoint>>>,
@@ -84,7 +85,7 @@ impl SenderError {
 impl WebhookSender {
     /// A sender with its own connection pool, built from `config`.
     pub fn new(config: WebhookConfig) -> Result<Self, SenderError> {
-        let client = HttpClient::new(config.http.clone())?;
+        let transport = Transport::new(&config.http)?;
         let named = config
             .endpoints
             .iter()
@@ -97,7 +98,7 @@ impl WebhookSender {
             .collect();
         Ok(WebhookSender {
             shared: Arc::new(Shared {
-                client,
+                transport,
                 config,
                 named,
                 adhoc: RwLock::new(HashMap::new()),
@@ -217,17 +218,17 @@ impl WebhookSender {
             limiter.acquire().await;
         }
 
-        let headers = signed.headers(endpoint);
+        let transport = &self.shared.transport;
+        let headers = signed.headers(endpoint, transport.spare_headers());
         let started = Instant::now();
-        let response = self
-            .shared
-            .client
-            .post(endpoint.url().as_str())
-            .headers(headers)
-            .body(signed.payload.clone())
-            .timeout(endpoint.timeout())
-            .no_retry()
-            .send()
+        let response = transport
+            .post(
+                endpoint.target(),
+                endpoint.url(),
+                headers,
+                signed.payload.clone(),
+                endpoint.timeout(),
+            )
             .await;
         let latency = started.elapsed();
 
@@ -240,9 +241,11 @@ impl WebhookSender {
             }
         }
         if let Some(state) = endpoint.breaker_state() {
-            metrics::breaker_state(endpoint.label(), state);
+            endpoint.metrics().breaker_state(state);
         }
-        metrics::attempt(endpoint.label(), result.label(), Some(latency));
+        endpoint
+            .metrics()
+            .attempt(endpoint.label(), result.label(), latency);
         (result, class)
     }
 }
@@ -258,9 +261,13 @@ pub(crate) struct Signed<'a> {
 }
 
 impl Signed<'_> {
-    /// The extra headers plus the content type and the three `webhook-*` headers, signed now.
-    fn headers(&self, endpoint: &Endpoint) -> HeaderMap {
-        let mut headers = self.extra.clone();
+    /// The extra headers plus the content type and the three `webhook-*` headers, signed now,
+    /// in a map with room for `spare` more.
+    fn headers(&self, endpoint: &Endpoint, spare: usize) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(self.extra.len() + 4 + spare);
+        for (name, value) in self.extra {
+            headers.append(name, value.clone());
+        }
         if !headers.contains_key(CONTENT_TYPE) {
             let content_type = self.content_type.unwrap_or("application/json");
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -275,8 +282,8 @@ impl Signed<'_> {
         );
         let signer = endpoint.signer();
         if !signer.is_empty() {
-            let signature = signer.sign(self.id, timestamp, self.payload);
-            if let Ok(value) = HeaderValue::from_str(&signature) {
+            let signature = Bytes::from(signer.sign(self.id, timestamp, self.payload));
+            if let Ok(value) = HeaderValue::from_maybe_shared(signature) {
                 headers.insert(HeaderName::from_static(HEADER_SIGNATURE), value);
             }
         }
@@ -316,13 +323,13 @@ fn unix_now() -> i64 {
 /// breaker (the endpoint is unwell: 5xx, 408, 429, timeouts, connection failures).
 fn classify(
     endpoint: &Endpoint,
-    response: Result<crate::http::Response, HttpError>,
+    response: Result<Answer, HttpError>,
     latency: std::time::Duration,
     policy: &RetryPolicy,
 ) -> (AttemptResult, Option<ErrorClass>, bool) {
     match response {
         Ok(response) => {
-            let status = response.status();
+            let status = response.status;
             let code = status.as_u16();
             if status.is_success() {
                 let result = AttemptResult::Delivered {

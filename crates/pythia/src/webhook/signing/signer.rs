@@ -65,9 +65,24 @@ impl Signer {
 
     /// The `webhook-signature` value for one message.
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut out = String::with_capacity(self.keys.len() * 50);
+        let mut out = String::with_capacity(self.signature_len());
         self.sign_into(id, timestamp, body, &mut out);
         out
+    }
+
+    /// The exact length of a `webhook-signature` value: `v1,` and 44 base64 characters per
+    /// HMAC key, `v1a,` and 88 per Ed25519 key, spaces between. A `String` of exactly this
+    /// capacity becomes a header value without another allocation.
+    fn signature_len(&self) -> usize {
+        let signatures: usize = self
+            .keys
+            .iter()
+            .map(|key| match key {
+                SigningKey::Hmac(_) => 3 + 44,
+                SigningKey::Ed25519(_) => 4 + 88,
+            })
+            .sum();
+        signatures + self.keys.len().saturating_sub(1)
     }
 
     /// Appends the `webhook-signature` value to `out`, reusing its allocation.
@@ -168,6 +183,8 @@ mod tests {
         let parts: Vec<&str> = signature.split(' ').collect();
 
         assert_eq!(parts.len(), 2);
+        assert_eq!(signature.len(), signer.signature_len());
+        assert_eq!(signature.capacity(), signature.len());
         assert!(parts[0].starts_with("v1,"));
         assert!(parts[1].starts_with("v1a,"));
         assert_eq!(STANDARD.decode(&parts[1][4..]).unwrap().len(), 64);
