@@ -17,6 +17,15 @@ use clap::Parser;
 
 use cli::{Cli, Command};
 
+/// With the `mimalloc` feature, mimalloc rather than the system allocator: the runtime's worker
+/// threads allocate and free per request, and glibc's allocator makes them wait on each other
+/// (webhook_send: sends at 0.75 of bare hyper under glibc, 0.83 under mimalloc; the durable
+/// outbox path about 23k against 42k delivered/s). Off by default because mimalloc commits
+/// its first arena eagerly: the idle daemon holds 25 MiB instead of 13.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status for bad usage or a bad configuration.
 const EXIT_USAGE: u8 = 2;
 

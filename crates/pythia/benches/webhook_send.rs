@@ -61,6 +61,11 @@ use pythia_testkit::{Reply, Route, TestServer};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// The allocator of the `pythia` binary, for the bench to measure what the daemon runs. Every
+/// case, baselines included, runs with it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const IN_FLIGHT: usize = 64;
 const ROUNDS: usize = 5;

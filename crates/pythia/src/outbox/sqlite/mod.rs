@@ -173,6 +173,8 @@ impl SqliteOutboxBuilder {
             max_batch: self.max_batch,
             retention: self.idempotency_retention,
             syncer,
+            commits: 0,
+            unsynced: std::collections::VecDeque::new(),
         };
         std::thread::Builder::new()
             .name("pythia-outbox-sqlite".to_owned())

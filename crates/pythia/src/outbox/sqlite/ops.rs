@@ -66,12 +66,14 @@ const MESSAGE_COLUMNS: &str =
     "id, endpoint, payload, headers, event_type, attempts, created_at, last_error";
 
 /// Runs one request. Every path that fails with [`Error::Outbox`] has written nothing, so the
-/// writer need not undo anything for it; an [`Error::Sql`] may leave partial writes.
+/// writer need not undo anything for it; an [`Error::Sql`] may leave partial writes. A claim
+/// takes only messages whose `seq` is at most `claim_bound`: those known to be on disk.
 pub(super) fn run(
     conn: &Connection,
     op: &Op,
     now: i64,
     retention: Duration,
+    claim_bound: i64,
 ) -> Result<Done, Error> {
     match op {
         Op::Enqueue(messages) => enqueue(conn, messages, now, None)
@@ -88,7 +90,7 @@ pub(super) fn run(
             Ok(Done::EnqueuedClaimed(enqueued, claimed))
         }
         Op::Claim { limit, lease, skip } => {
-            claim(conn, *limit, *lease, skip, now).map(Done::Claimed)
+            claim(conn, *limit, *lease, skip, now, claim_bound).map(Done::Claimed)
         }
         Op::Ack { id, lease } => ack(conn, id, lease, now, retention).map(|()| Done::Unit),
         Op::AckBatch(acks) => ack_batch(conn, acks, now, retention).map(Done::Acked),
@@ -256,6 +258,7 @@ fn claim(
     lease: Duration,
     skip: &[String],
     now: i64,
+    bound: i64,
 ) -> Result<Vec<Claimed>, Error> {
     let token = Lease(uuid::Uuid::new_v4().simple().to_string());
     let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
@@ -269,14 +272,14 @@ fn claim(
         "UPDATE messages SET lease = ?1, due_at = ?2
          WHERE seq IN (
             SELECT seq FROM messages
-            WHERE dead_at IS NULL AND due_at <= ?3
+            WHERE dead_at IS NULL AND due_at <= ?3 AND seq <= ?6
               AND endpoint NOT IN (SELECT value FROM json_each(?4))
             ORDER BY due_at, seq LIMIT CAST(?5 AS INTEGER))
          RETURNING seq, {MESSAGE_COLUMNS}"
     );
     let mut statement = conn.prepare_cached(&sql)?;
     let mut rows: Vec<(i64, StoredMessage)> = statement
-        .query_map(params![token.0, until, now, skip, limit], |row| {
+        .query_map(params![token.0, until, now, skip, limit, bound], |row| {
             Ok((row.get(0)?, message_from(row, 1)?))
         })?
         .collect::<Result<_, _>>()?;
@@ -409,6 +412,12 @@ fn replay(conn: &Connection, which: &Replay, now: i64) -> Result<u64, Error> {
         }
     };
     Ok(changed as u64)
+}
+
+/// The highest `seq` held now: every message inserted later gets a higher one.
+pub(super) fn max_seq(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM messages")?
+        .query_row([], |row| row.get(0))
 }
 
 /// Drops idempotency keys of messages delivered longer ago than the retention.

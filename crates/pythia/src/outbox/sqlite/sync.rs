@@ -15,7 +15,8 @@
 use std::fs::File;
 use std::io;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 
 use tokio::sync::oneshot;
 
@@ -28,25 +29,37 @@ pub(super) type Answers = Vec<(
     Result<Done, OutboxError>,
 )>;
 
+/// The answers of one commit, by its number.
+type Commit = (u64, Answers);
+
 /// The writer's side of the sync thread.
 #[derive(Debug)]
 pub(super) struct Syncer {
-    sender: mpsc::Sender<Answers>,
+    sender: mpsc::Sender<Commit>,
+    synced: Arc<AtomicU64>,
 }
 
 impl Syncer {
     /// Starts the thread that syncs the write-ahead log at `wal`.
     pub(super) fn start(wal: PathBuf) -> io::Result<Syncer> {
         let (sender, receiver) = mpsc::channel();
+        let synced = Arc::new(AtomicU64::new(0));
+        let progress = synced.clone();
         std::thread::Builder::new()
             .name("pythia-outbox-sync".to_owned())
-            .spawn(move || run(&wal, &receiver))?;
-        Ok(Syncer { sender })
+            .spawn(move || run(&wal, &receiver, &progress))?;
+        Ok(Syncer { sender, synced })
     }
 
-    /// Answers `answers` once everything committed so far is on disk.
-    pub(super) fn answer_when_durable(&self, answers: Answers) {
-        if let Err(mpsc::SendError(answers)) = self.sender.send(answers) {
+    /// The number of the last commit known to be on disk (commits are numbered from 1).
+    pub(super) fn synced(&self) -> u64 {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// Answers `answers` of commit number `commit` once everything committed up to it is on
+    /// disk.
+    pub(super) fn answer_when_durable(&self, commit: u64, answers: Answers) {
+        if let Err(mpsc::SendError((_, answers))) = self.sender.send((commit, answers)) {
             // The thread is gone (it never exits while the writer lives): say so rather than
             // claim a durability nobody checked.
             for (reply, _) in answers {
@@ -58,16 +71,18 @@ impl Syncer {
     }
 }
 
-fn run(wal: &std::path::Path, receiver: &mpsc::Receiver<Answers>) {
+fn run(wal: &std::path::Path, receiver: &mpsc::Receiver<Commit>, synced: &AtomicU64) {
     let mut log = None;
-    while let Ok(mut answers) = receiver.recv() {
+    while let Ok((mut last, mut answers)) = receiver.recv() {
         // Every commit whose answers are waiting is in the log already: one sync serves all.
-        while let Ok(more) = receiver.try_recv() {
+        while let Ok((commit, more)) = receiver.try_recv() {
+            last = commit;
             answers.extend(more);
         }
         metrics::histogram!("pythia_outbox_sqlite_sync_size").record(answers.len() as f64);
         match sync(wal, &mut log) {
             Ok(()) => {
+                synced.store(last, Ordering::Release);
                 for (reply, result) in answers {
                     // A caller that gave up waiting is not an error: its work is durable.
                     let _ = reply.send(result);

@@ -8,6 +8,7 @@
 //! the [sync thread](super::sync) once the commit is on disk, so `enqueue` returns once its
 //! message is durable, while the writer goes on with the next batch.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -44,6 +45,11 @@ pub(super) struct Writer {
     pub(super) max_batch: usize,
     pub(super) retention: Duration,
     pub(super) syncer: Syncer,
+    /// Commits made so far; each is numbered by the count it makes.
+    pub(super) commits: u64,
+    /// For each commit not known to be on disk yet, the highest `seq` held before it: what it
+    /// inserted is above, and no claim may take that until it is durable.
+    pub(super) unsynced: VecDeque<(u64, i64)>,
 }
 
 impl Writer {
@@ -64,12 +70,17 @@ impl Writer {
             if purge {
                 last_purge = Instant::now();
             }
-            self.commit(&mut batch, purge);
+            self.commit(&mut batch, &mut requests, purge);
         }
         tracing::debug!("sqlite outbox writer stopped");
     }
 
-    fn commit(&mut self, batch: &mut Vec<Command>, purge: bool) {
+    fn commit(
+        &mut self,
+        batch: &mut Vec<Command>,
+        requests: &mut mpsc::Receiver<Command>,
+        purge: bool,
+    ) {
         metrics::histogram!("pythia_outbox_sqlite_batch_size").record(batch.len() as f64);
         let now = batch.iter().map(|command| command.now).max().unwrap_or(0);
         // Claims first, to be answered first; requests of one batch are concurrent, so their
@@ -80,14 +91,18 @@ impl Writer {
         // succeeds whole. A request that fails cleanly (a lost lease, say) has written
         // nothing, so only an SQL error, which may leave a request half done, sends the batch
         // round again with each request in its own savepoint.
-        let results = match self.run_batch(batch, false) {
+        let bound = match self.claim_bound() {
+            Ok(bound) => bound,
+            Err(error) => return fail(batch, &error),
+        };
+        let results = match self.run_batch(batch, Some(requests), bound, false) {
             Ok(results) => results,
             Err(error) => {
                 // Claims already answered are not run again: they were undone with the rest,
                 // so their messages are due again, and a later ack of one is refused as a lost
                 // lease (at worst the message is sent twice).
                 tracing::debug!(%error, "sqlite outbox batch failed, running it request by request");
-                match self.run_batch(batch, true) {
+                match self.run_batch(batch, None, bound, true) {
                     Ok(results) => results,
                     Err(error) => return fail(batch, &error),
                 }
@@ -104,36 +119,73 @@ impl Writer {
             let _ = self.conn.execute_batch("ROLLBACK");
             return fail(batch, &error);
         }
+        self.commits += 1;
         let answers = batch
             .drain(..)
             .zip(results)
             .filter_map(|(command, result)| Some((command.reply?, result?)))
             .collect();
-        self.syncer.answer_when_durable(answers);
+        self.syncer.answer_when_durable(self.commits, answers);
+    }
+
+    /// The highest `seq` a claim in the next batch may take: messages of commits not yet on
+    /// disk are left alone, so that nothing is sent that a power cut could still undo (new
+    /// messages always get a `seq` above every message held).
+    fn claim_bound(&mut self) -> rusqlite::Result<i64> {
+        let synced = self.syncer.synced();
+        while self
+            .unsynced
+            .front()
+            .is_some_and(|(commit, _)| *commit <= synced)
+        {
+            self.unsynced.pop_front();
+        }
+        let held = ops::max_seq(&self.conn)?;
+        self.unsynced.push_back((self.commits + 1, held));
+        Ok(self
+            .unsynced
+            .iter()
+            .map(|(_, seq)| *seq)
+            .min()
+            .unwrap_or(held))
     }
 
     /// Opens a transaction and runs every request of the batch in it, leaving it open for the
-    /// caller to commit, and answers the claims among them at once. Without `isolate`, the first SQL error rolls the transaction back and is
-    /// returned; with it, each request runs in a savepoint and fails alone. A result is `None`
-    /// for a request answered already.
+    /// caller to commit, and answers the claims among them at once. With `absorb`, requests
+    /// arriving meanwhile join the batch (up to its cap), so a claim sent while a batch runs
+    /// waits for the requests ahead of it, not for the commit. Without `isolate`, the first
+    /// SQL error rolls the transaction back and is returned; with it, each request runs in a
+    /// savepoint and fails alone. A result is `None` for a request answered already.
     fn run_batch(
         &self,
-        batch: &mut [Command],
+        batch: &mut Vec<Command>,
+        mut absorb: Option<&mut mpsc::Receiver<Command>>,
+        bound: i64,
         isolate: bool,
     ) -> Result<Vec<Option<Result<Done, OutboxError>>>, rusqlite::Error> {
         self.conn
             .prepare_cached("BEGIN")
             .and_then(|mut begin| begin.execute([]))?;
         let mut results = Vec::with_capacity(batch.len());
-        for command in batch.iter_mut() {
+        let mut index = 0;
+        loop {
+            if index == batch.len() && batch.len() < self.max_batch {
+                if let Some(Ok(command)) = absorb.as_mut().map(|requests| requests.try_recv()) {
+                    batch.push(command);
+                }
+            }
+            let Some(command) = batch.get_mut(index) else {
+                break;
+            };
+            index += 1;
             if command.reply.is_none() {
                 results.push(None);
                 continue;
             }
             let result = if isolate {
-                run_in_savepoint(&self.conn, &command.op, command.now, self.retention)
+                run_in_savepoint(&self.conn, &command.op, command.now, self.retention, bound)
             } else {
-                match ops::run(&self.conn, &command.op, command.now, self.retention) {
+                match ops::run(&self.conn, &command.op, command.now, self.retention, bound) {
                     Ok(done) => Ok(done),
                     Err(ops::Error::Outbox(error)) => Err(error),
                     Err(ops::Error::Sql(error)) => {
@@ -160,11 +212,12 @@ fn run_in_savepoint(
     op: &Op,
     now: i64,
     retention: Duration,
+    bound: i64,
 ) -> Result<Done, OutboxError> {
     // Prepared once and cached: `execute_batch` would parse them again for every request.
     let savepoint = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
     savepoint("SAVEPOINT op").map_err(|e| OutboxError::Storage(e.to_string()))?;
-    match ops::run(conn, op, now, retention) {
+    match ops::run(conn, op, now, retention, bound) {
         Ok(done) => {
             savepoint("RELEASE op").map_err(|e| OutboxError::Storage(e.to_string()))?;
             Ok(done)
@@ -220,12 +273,15 @@ mod tests {
             max_batch: 16,
             retention: Duration::from_secs(60),
             syncer: Syncer::start(wal).unwrap(),
+            commits: 0,
+            unsynced: VecDeque::new(),
         };
         let (first, first_answer) = command(NewMessage::new("orders", "1"));
         let (keyed, keyed_answer) = command(NewMessage::new("orders", "2").idempotency_key("k"));
         let (last, last_answer) = command(NewMessage::new("orders", "3"));
 
-        writer.commit(&mut vec![first, keyed, last], false);
+        let (_sender, mut requests) = mpsc::channel(1);
+        writer.commit(&mut vec![first, keyed, last], &mut requests, false);
 
         assert!(first_answer.blocking_recv().unwrap().is_ok());
         let failed = keyed_answer.blocking_recv().unwrap();
@@ -247,5 +303,45 @@ mod tests {
             ["1", "3"],
             "the failed request left no half-written row"
         );
+    }
+
+    #[test]
+    fn a_claim_takes_no_message_above_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::schema::open(&dir.path().join("outbox.db")).unwrap();
+        let enqueue = Op::Enqueue(
+            (0..3)
+                .map(|n| NewMessage::new("orders", n.to_string()))
+                .collect(),
+        );
+        ops::run(&conn, &enqueue, 1_000, Duration::ZERO, 0).unwrap();
+        let claim = Op::Claim {
+            limit: 10,
+            lease: Duration::from_secs(60),
+            skip: Vec::new(),
+        };
+
+        let bound = ops::max_seq(&conn).unwrap() - 1;
+        let Done::Claimed(first) = ops::run(&conn, &claim, 2_000, Duration::ZERO, bound).unwrap()
+        else {
+            panic!("a claim answers with claimed messages");
+        };
+        let Done::Claimed(rest) = ops::run(&conn, &claim, 2_000, Duration::ZERO, i64::MAX).unwrap()
+        else {
+            panic!("a claim answers with claimed messages");
+        };
+
+        let payloads = |claimed: &[crate::outbox::Claimed]| -> Vec<String> {
+            claimed
+                .iter()
+                .map(|c| String::from_utf8(c.message.payload.to_vec()).unwrap())
+                .collect()
+        };
+        assert_eq!(
+            payloads(&first),
+            ["0", "1"],
+            "the newest is above the bound"
+        );
+        assert_eq!(payloads(&rest), ["2"]);
     }
 }
