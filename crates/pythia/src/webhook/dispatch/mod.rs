@@ -130,10 +130,10 @@ impl Dispatcher {
     }
 
     /// A queue into the same outbox that checks endpoint names with the sender and wakes this
-    /// dispatcher on each enqueue. While the dispatcher runs with a free slot and nothing due
-    /// waiting, the queue stores a fresh message already claimed and hands it straight over,
-    /// so it goes out without a claim query (see
-    /// [`Outbox::enqueue_claimed`](crate::outbox::Outbox::enqueue_claimed)).
+    /// dispatcher on each enqueue. While the dispatcher runs and nothing due waits in the
+    /// outbox, the queue stores a fresh message already claimed and hands it straight over
+    /// (up to [`claim_ahead`](DispatcherBuilder::claim_ahead) of them wait for a slot), so it
+    /// goes out without a claim query (see [`Outbox::enqueue_claimed`]).
     pub fn queue(&self) -> WebhookQueue {
         let handover = Handover {
             slots: self.slots.clone(),
@@ -257,7 +257,11 @@ impl DispatcherBuilder {
             outbox: self.outbox,
             deliver: self.deliver,
             wake: Arc::new(Notify::new()),
-            slots: Arc::new(Slots::new(config.concurrency, per_endpoint)),
+            slots: Arc::new(Slots::new(
+                config.concurrency,
+                per_endpoint,
+                config.concurrency + config.claim_ahead,
+            )),
             handover,
             arrivals,
             config,

@@ -38,9 +38,9 @@ pub(super) struct Handover {
 }
 
 impl Handover {
-    /// Stores `message` claimed, in a slot taken for it, and hands the claim to the
-    /// dispatcher. Runs to the end even if the caller stops waiting, so that no slot is kept
-    /// and no stored claim is left unattended.
+    /// Stores `message` claimed, under the hand-over taken for it, and hands the claim to the
+    /// dispatcher. Runs to the end even if the caller stops waiting, so that no hand-over is
+    /// kept and no stored claim is left unattended.
     async fn enqueue(
         &self,
         outbox: &Arc<dyn Outbox>,
@@ -53,17 +53,17 @@ impl Handover {
             let (enqueued, claimed) = match stored {
                 Ok(stored) => stored,
                 Err(error) => {
-                    handover.slots.free(&endpoint);
+                    handover.slots.handed_over();
                     return Err(error);
                 }
             };
             let Some(claimed) = claimed else {
-                handover.slots.free(&endpoint);
+                handover.slots.handed_over();
                 return Ok((enqueued, false));
             };
             if let Err(mpsc::error::SendError(claimed)) = handover.sender.send(claimed) {
                 // The dispatcher stopped meanwhile: the message is due again at once.
-                handover.slots.free(&endpoint);
+                handover.slots.handed_over();
                 let message = &claimed.message;
                 let released = outbox
                     .reschedule(&message.id, &claimed.lease, outbox::now(), false, None)

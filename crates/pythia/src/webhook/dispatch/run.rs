@@ -41,6 +41,8 @@ struct Flight {
 struct Ready {
     claimed: Claimed,
     since: Instant,
+    /// Handed over by a queue (it holds a hand-over until it starts) rather than claimed.
+    handed: bool,
 }
 
 /// What a claim asked for and got.
@@ -140,7 +142,7 @@ impl Dispatcher {
         arrivals.close();
         while let Some(claimed) = arrivals.recv().await {
             state.hand_back(&claimed, Duration::ZERO).await;
-            state.slots.free(&claimed.message.endpoint);
+            state.slots.handed_over();
         }
         if let Some(claiming) = state.claiming.take() {
             state.claimed(claiming.await).await;
@@ -239,7 +241,11 @@ impl Loop {
                 .ready_per_endpoint
                 .entry(claimed.message.endpoint.clone())
                 .or_default() += 1;
-            self.ready.push_back(Ready { claimed, since });
+            self.ready.push_back(Ready {
+                claimed,
+                since,
+                handed: false,
+            });
         }
         self.start_ready().await;
     }
@@ -266,12 +272,16 @@ impl Loop {
             }
             index += 1;
         }
-        // Fresh messages may skip the outbox's order only when nothing due waits before them.
-        self.slots.set_open(!self.behind && self.ready.is_empty());
+        // Fresh messages join the ready ones only when nothing due waits in the outbox before
+        // them.
+        self.slots.set_open(!self.behind);
     }
 
     fn take_ready(&mut self, index: usize) -> Ready {
         let ready = self.ready.remove(index).expect("the index is in range");
+        if ready.handed {
+            self.slots.handed_over();
+        }
         let endpoint = &ready.claimed.message.endpoint;
         if let Some(count) = self.ready_per_endpoint.get_mut(endpoint) {
             *count -= 1;
@@ -282,15 +292,18 @@ impl Loop {
         ready
     }
 
-    /// A fresh message handed over by a queue, its slots already taken.
+    /// A fresh message handed over by a queue: it waits for a slot behind what is ready.
     async fn arrived(&mut self, claimed: Claimed) {
-        let endpoint = claimed.message.endpoint.clone();
-        if self.slots.may_start(&endpoint) {
-            self.start(claimed);
-            return;
-        }
-        self.hand_back(&claimed, self.wait_for(&endpoint)).await;
-        self.slots.free(&endpoint);
+        *self
+            .ready_per_endpoint
+            .entry(claimed.message.endpoint.clone())
+            .or_default() += 1;
+        self.ready.push_back(Ready {
+            claimed,
+            since: Instant::now(),
+            handed: true,
+        });
+        self.start_ready().await;
     }
 
     /// The wait before a message to `endpoint` that cannot start now is due again.

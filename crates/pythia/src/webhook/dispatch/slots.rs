@@ -15,6 +15,8 @@ use tokio::time::Instant;
 pub(super) struct Slots {
     capacity: usize,
     per_endpoint: usize,
+    /// How many fresh messages handed over may be on their way or waiting for a slot.
+    handovers: usize,
     state: Mutex<State>,
 }
 
@@ -22,11 +24,14 @@ pub(super) struct Slots {
 struct State {
     /// Slots held: attempts running, arrivals on their way, and reservations for a claim.
     used: usize,
-    /// Slots held per endpoint (reservations for a claim are not bound to one yet).
+    /// Slots held per endpoint.
     endpoints: HashMap<String, usize>,
+    /// Fresh messages handed over, on their way or waiting for a slot.
+    handed: usize,
     /// Endpoints behind an open breaker, until when.
     blocked: HashMap<String, Instant>,
-    /// Whether queues may hand fresh messages over: the loop runs and is not behind.
+    /// Whether queues may hand fresh messages over: the loop runs, and nothing due waits in
+    /// the outbox that the fresh message would overtake.
     open: bool,
 }
 
@@ -42,10 +47,11 @@ impl State {
 }
 
 impl Slots {
-    pub(super) fn new(capacity: usize, per_endpoint: usize) -> Self {
+    pub(super) fn new(capacity: usize, per_endpoint: usize, handovers: usize) -> Self {
         Slots {
             capacity,
             per_endpoint,
+            handovers,
             state: Mutex::new(State::default()),
         }
     }
@@ -62,17 +68,27 @@ impl Slots {
         true
     }
 
-    /// Takes a slot for a fresh message to `endpoint`, for a queue to hand over: only while
-    /// the loop takes hand-overs, has room, and the endpoint can take another attempt.
+    /// Takes a hand-over for a fresh message to `endpoint`: only while the loop takes them,
+    /// fewer than the allowance are on their way or waiting, and the endpoint's breaker is not
+    /// open. The message then waits for a slot like a claimed one.
     pub(super) fn take(&self, endpoint: &str) -> bool {
         let mut state = self.state.lock();
-        if !state.open || state.used >= self.capacity || !state.admits(endpoint, self.per_endpoint)
-        {
+        let blocked = state
+            .blocked
+            .get(endpoint)
+            .is_some_and(|until| *until > Instant::now());
+        if !state.open || state.handed >= self.handovers || blocked {
             return false;
         }
-        state.used += 1;
-        *state.endpoints.entry(endpoint.to_owned()).or_default() += 1;
+        state.handed += 1;
         true
+    }
+
+    /// Gives back a hand-over: the message started or went back to the outbox, or it never
+    /// arrived.
+    pub(super) fn handed_over(&self) {
+        let mut state = self.state.lock();
+        state.handed = state.handed.saturating_sub(1);
     }
 
     /// Frees the slot of a finished (or abandoned) attempt to `endpoint`.
@@ -146,25 +162,29 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn a_queue_takes_a_slot_only_while_open_with_room_and_under_the_endpoint_limit() {
-        let slots = Slots::new(3, 2);
+    fn a_queue_hands_over_only_while_open_and_within_the_allowance() {
+        let slots = Slots::new(1, 1, 2);
 
         assert!(!slots.take("a"), "closed until the loop opens it");
         slots.set_open(true);
+        assert!(
+            slots.try_start("a"),
+            "slots and hand-overs are counted apart"
+        );
         assert!(slots.take("a"));
-        assert!(slots.take("a"));
-        assert!(!slots.take("a"), "the endpoint holds its limit");
         assert!(slots.take("b"));
-        assert!(!slots.take("c"), "every slot is held");
+        assert!(!slots.take("c"), "the allowance is spent");
 
-        slots.free("a");
+        slots.handed_over();
         assert!(slots.take("c"));
-        assert_eq!(slots.available(), 0);
+        slots.set_open(false);
+        slots.handed_over();
+        assert!(!slots.take("c"));
     }
 
     #[test]
     fn claimed_messages_start_while_slots_are_free_even_with_queues_closed() {
-        let slots = Slots::new(3, 2);
+        let slots = Slots::new(3, 2, 0);
 
         assert!(slots.try_start("a"));
         assert!(slots.try_start("a"));
@@ -179,7 +199,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_blocked_endpoint_takes_nothing_until_its_breaker_may_close() {
-        let slots = Slots::new(4, 4);
+        let slots = Slots::new(4, 4, 4);
         slots.set_open(true);
         slots.block("a".to_owned(), Instant::now() + Duration::from_secs(5));
 
