@@ -101,7 +101,8 @@ impl Writer {
                 // Claims already answered are not run again: they were undone with the rest,
                 // so their messages are due again, and a later ack of one is refused as a lost
                 // lease (at worst the message is sent twice).
-                tracing::debug!(%error, "sqlite outbox batch failed, running it request by request");
+                tracing::debug!(%error,
+                    "sqlite outbox batch failed, running it request by request");
                 match self.run_batch(batch, None, bound, true) {
                     Ok(results) => results,
                     Err(error) => return fail(batch, &error),

@@ -1,9 +1,10 @@
 //! The dispatcher's attempt slots, shared by its loop and its queues.
 //!
-//! Every attempt holds one slot overall and one of its endpoint's. The loop takes them for
-//! the messages it claimed; a queue made by [`Dispatcher::queue`](super::Dispatcher::queue) takes one
-//! for a fresh message when the loop has room and no due backlog to serve first, stores the
-//! message already claimed, and hands the claim straight to the loop (see
+//! Every attempt holds one slot overall and one of its endpoint's; the loop takes them for
+//! the messages it claimed. A queue made by [`Dispatcher::queue`](super::Dispatcher::queue)
+//! takes a hand-over instead, while nothing due waits in the outbox: it stores a fresh message
+//! already claimed and hands the claim to the loop, where it waits for its slots behind the
+//! messages ready before it (see
 //! [`Outbox::enqueue_claimed`](crate::outbox::Outbox::enqueue_claimed)).
 
 use std::collections::HashMap;
