@@ -184,3 +184,42 @@ async fn a_message_queued_after_the_dispatcher_stopped_is_stored_due() {
     );
     assert_eq!(due[0].message.id, id);
 }
+
+#[tokio::test(start_paused = true)]
+async fn fresh_messages_to_a_stuck_endpoint_do_not_hold_up_another() {
+    let outbox = MemoryOutbox::new();
+    let sender = FakeSender::new(DeliverySchedule::new([MINUTE]), |request, _| {
+        if request.endpoint == "slow" {
+            Step::Hang
+        } else {
+            Step::Answer(delivered())
+        }
+    });
+    let builder = Dispatcher::builder(outbox.clone(), sender.clone())
+        .concurrency(4)
+        .per_endpoint_concurrency(2)
+        .drain_timeout(Duration::from_secs(1));
+    let (running, queue) = Running::start(builder);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    for n in 0..20 {
+        queue.send("slow", format!("{n}")).await.unwrap();
+    }
+    let fast = queue.send("fast", "{}").await.unwrap().id;
+    eventually(Duration::from_secs(5), || {
+        !sender.attempts_of(&fast).is_empty()
+    })
+    .await;
+    running.stop().await;
+
+    assert_eq!(
+        sender.attempts_to("slow"),
+        2,
+        "the stuck endpoint holds its limit"
+    );
+    let stats = outbox.stats(None).await.unwrap();
+    assert_eq!(
+        stats.pending, 20,
+        "every stuck message is due again after the stop"
+    );
+}

@@ -144,8 +144,17 @@ impl Dispatcher {
             state.hand_back(&claimed, Duration::ZERO).await;
             state.slots.handed_over();
         }
+        // What a claim still running brings, and what is ready, goes back without starting.
         if let Some(claiming) = state.claiming.take() {
-            state.claimed(claiming.await).await;
+            if let Ok(Claim {
+                claimed: Ok(claimed),
+                ..
+            }) = claiming.await
+            {
+                for claimed in claimed {
+                    state.hand_back(&claimed, Duration::ZERO).await;
+                }
+            }
         }
         while let Some(ready) = state.ready.pop_front() {
             state.hand_back(&ready.claimed, Duration::ZERO).await;
@@ -155,7 +164,6 @@ impl Dispatcher {
         drop(state);
         acks.finish().await;
         tracing::info!(%name, "webhook dispatcher stopped");
-        eprintln!();
     }
 }
 
@@ -255,21 +263,28 @@ impl Loop {
     /// back to the outbox.
     async fn start_ready(&mut self) {
         let hold = self.config.lease / 4;
+        // Endpoints found full in this pass: their other messages are not tried again.
+        let mut full: Vec<String> = Vec::new();
         let mut index = 0;
         while index < self.ready.len() && self.slots.available() > 0 {
             let endpoint = &self.ready[index].claimed.message.endpoint;
+            let waited = self.ready[index].since.elapsed() >= hold;
+            if !waited && full.contains(endpoint) {
+                index += 1;
+                continue;
+            }
             if self.slots.try_start(endpoint) {
                 let ready = self.take_ready(index);
                 self.start(ready.claimed);
                 continue;
             }
-            let waited = self.ready[index].since.elapsed() >= hold;
             if !self.slots.may_start(endpoint) || waited {
                 let ready = self.take_ready(index);
                 let wait = self.wait_for(&ready.claimed.message.endpoint);
                 self.hand_back(&ready.claimed, wait).await;
                 continue;
             }
+            full.push(endpoint.clone());
             index += 1;
         }
         // Fresh messages join the ready ones only when nothing due waits in the outbox before
