@@ -291,19 +291,13 @@ async fn durable(sender: &WebhookSender, server: &TestServer, body: &Bytes, n: u
     }
 }
 
-/// CPU time in clock ticks (10 ms) by thread name, summed over the threads of this process.
+/// What the process has spent so far: CPU time in clock ticks (10 ms) under the empty name
+/// (the whole process, exited threads included) and under each thread's name (summed over the
+/// live threads of that name), and the counters of `/proc/self/io` under `io:` names.
 fn thread_cpu() -> std::collections::HashMap<String, u64> {
     let mut spent = std::collections::HashMap::new();
-    // The whole process, exited threads included, under the empty name.
-    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
-        if let Some(close) = stat.rfind(')') {
-            let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-            let ticks: u64 = [11, 12]
-                .iter()
-                .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
-                .sum();
-            spent.insert(String::new(), ticks);
-        }
+    if let Some((_, ticks)) = stat_ticks("/proc/self/stat") {
+        spent.insert(String::new(), ticks);
     }
     if let Ok(io) = std::fs::read_to_string("/proc/self/io") {
         for line in io.lines() {
@@ -314,25 +308,26 @@ fn thread_cpu() -> std::collections::HashMap<String, u64> {
             }
         }
     }
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return spent;
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = stat[open + 1..close].to_owned();
-        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        let ticks: u64 = [11, 12]
-            .iter()
-            .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
-            .sum();
-        *spent.entry(name).or_default() += ticks;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Some((name, ticks)) = stat_ticks(task.path().join("stat")) {
+                *spent.entry(name).or_default() += ticks;
+            }
+        }
     }
     spent
+}
+
+/// The name and the user plus system CPU ticks of a `/proc` `stat` file.
+fn stat_ticks(path: impl AsRef<std::path::Path>) -> Option<(String, u64)> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let fields: Vec<&str> = stat.get(close + 2..)?.split(' ').collect();
+    let ticks = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
+        .sum();
+    Some((stat[open + 1..close].to_owned(), ticks))
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -400,7 +395,7 @@ async fn throughput(body: &Bytes) {
             let (all, workers) = (per(""), per("tokio-rt-worker"));
             println!(
                 "round {round}: durable {d:>6.0}/s; cpu per message {all:.1} us: runtime \
-                 workers {workers:.1} us, the rest (the writer) {:.1} us",
+                 workers {workers:.1} us, the rest (the outbox threads) {:.1} us",
                 all - workers
             );
             let bytes = |key: &str| {
