@@ -20,8 +20,8 @@ use cli::{Cli, Command};
 /// With the `mimalloc` feature, mimalloc rather than the system allocator: the runtime's worker
 /// threads allocate and free per request, and glibc's allocator makes them wait on each other
 /// (webhook_send: sends at 0.75 of bare hyper under glibc, 0.83 under mimalloc; the durable
-/// outbox path about 23k against 42k delivered/s). Off by default because mimalloc commits
-/// its first arena eagerly: the idle daemon holds 25 MiB instead of 13.
+/// outbox path about the same under both). Off by default because mimalloc commits its first
+/// arena eagerly: the idle daemon holds 25 MiB instead of 12.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

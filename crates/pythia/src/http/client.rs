@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 
 use super::guard::{self, GuardedResolver};
 use super::hosts::Hosts;
-use super::tls::{identity_error, read_pem, tls_file_error};
+use super::tls;
 use super::{Error, ErrorKind, HttpClientConfig, RequestBuilder};
 use crate::resilience::{BreakerState, CircuitBreaker};
 
@@ -133,8 +133,12 @@ fn build_reqwest(config: &HttpClientConfig) -> Result<reqwest::Client, Error> {
         headers.append(name.clone(), value.clone());
     }
 
+    let mut tls = tls::client_config(config)?;
+    // What reqwest offers by itself with its http2 feature on; a preconfigured TLS keeps
+    // whatever ALPN it is given.
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let mut builder = reqwest::Client::builder()
-        .use_rustls_tls()
+        .use_preconfigured_tls(tls)
         .default_headers(headers)
         .user_agent(config.user_agent.clone())
         .connect_timeout(config.connect_timeout)
@@ -142,29 +146,7 @@ fn build_reqwest(config: &HttpClientConfig) -> Result<reqwest::Client, Error> {
         .pool_max_idle_per_host(config.max_keepalive_connections)
         .pool_idle_timeout(config.keepalive_expiry)
         .tcp_nodelay(true)
-        .danger_accept_invalid_certs(!config.verify_tls)
         .redirect(redirect_policy(config));
-
-    if let Some(path) = &config.ca_file {
-        let pem = read_pem(path, "ca file")?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| tls_file_error(path, "ca file").with_source(e.without_url()))?;
-        if certs.is_empty() {
-            return Err(tls_file_error(path, "ca file"));
-        }
-        for cert in certs {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
-
-    if let Some((cert_path, key_path)) = &config.client_identity {
-        let mut pem = read_pem(cert_path, "client certificate")?;
-        pem.push(b'\n');
-        pem.extend(read_pem(key_path, "client key")?);
-        let identity =
-            reqwest::Identity::from_pem(&pem).map_err(|_| identity_error(cert_path, key_path))?;
-        builder = builder.identity(identity);
-    }
 
     if !config.allow_private_networks {
         builder = builder.dns_resolver(Arc::new(GuardedResolver));

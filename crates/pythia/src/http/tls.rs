@@ -2,7 +2,7 @@
 //! file, the client identity for mutual TLS, and verification turned off when asked.
 //!
 //! The webhook transport speaks to hyper directly and takes its TLS from here;
-//! [`HttpClient`](super::HttpClient) hands the same files to reqwest.
+//! [`HttpClient`](super::HttpClient) hands the same configuration to reqwest.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -85,7 +85,7 @@ fn identity(
 }
 
 /// Reads a PEM file, naming it in the error.
-pub(crate) fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
+fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|e| {
         Error::new(ErrorKind::Builder)
             .with_detail(format!("cannot read the {what} {} ({e})", path.display()))
@@ -93,7 +93,7 @@ pub(crate) fn read_pem(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
 }
 
 /// A PEM file without a usable certificate.
-pub(crate) fn tls_file_error(path: &Path, what: &str) -> Error {
+fn tls_file_error(path: &Path, what: &str) -> Error {
     Error::new(ErrorKind::Builder).with_detail(format!(
         "the {what} {} holds no pem certificate",
         path.display()
@@ -102,7 +102,7 @@ pub(crate) fn tls_file_error(path: &Path, what: &str) -> Error {
 
 /// A client certificate and key that cannot be used together (the message never shows the
 /// key).
-pub(crate) fn identity_error(cert: &Path, key: &Path) -> Error {
+fn identity_error(cert: &Path, key: &Path) -> Error {
     Error::new(ErrorKind::Builder).with_detail(format!(
         "client certificate {} and key {} do not form a pem identity",
         cert.display(),
