@@ -53,7 +53,11 @@
 //! sets the messages per round of the first two cases (default 100,000: shorter rounds are
 //! dominated by a fresh file's first pages); `PYTHIA_BENCH_ONLY=durable` runs the durable
 //! case alone, printing CPU time and bytes written per message, and any other value of it
-//! skips the broadcast.
+//! skips the broadcast. `PYTHIA_BENCH_PRODUCERS` sets how many producers the durable and
+//! enqueue-only cases run (default 64). Each producer waits for its message to be durable
+//! before it enqueues the next, so with 64 the durable rate is bounded by 64 over the time an
+//! enqueue takes (about 1.9 ms here: queueing at the writer, the batch, the commit, one
+//! `fdatasync`), not by what the outbox can take.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -121,8 +125,8 @@ impl Run {
     }
 }
 
-/// Runs `op` `count` times with `IN_FLIGHT` workers, stopping early at `deadline`.
-async fn drive<F, Fut>(count: usize, deadline: Instant, op: F) -> Run
+/// Runs `op` `count` times with `workers` concurrent workers, stopping early at `deadline`.
+async fn drive<F, Fut>(workers: usize, count: usize, deadline: Instant, op: F) -> Run
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: Future<Output = bool> + Send + 'static,
@@ -131,7 +135,7 @@ where
     let failures = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
 
-    let workers: Vec<_> = (0..IN_FLIGHT)
+    let workers: Vec<_> = (0..workers)
         .map(|_| {
             let (op, next, failures) = (op.clone(), next.clone(), failures.clone());
             tokio::spawn(async move {
@@ -173,7 +177,7 @@ async fn bare(
 ) -> Run {
     let uri: http::Uri = url.parse().expect("a valid uri");
     let (client, body) = (client.clone(), body.clone());
-    drive(n, phase_deadline(), move || {
+    drive(IN_FLIGHT, n, phase_deadline(), move || {
         let (client, uri, body) = (client.clone(), uri.clone(), body.clone());
         async move {
             let request = http::Request::post(uri)
@@ -194,7 +198,7 @@ async fn bare(
 /// Where the gap comes from: reqwest, which `HttpClient` wraps, with nothing on top.
 async fn bare_reqwest(client: &reqwest::Client, url: &str, body: &Bytes, n: usize) -> Run {
     let (client, url, body) = (client.clone(), url.to_owned(), body.clone());
-    drive(n, phase_deadline(), move || {
+    drive(IN_FLIGHT, n, phase_deadline(), move || {
         let (client, url, body) = (client.clone(), url.clone(), body.clone());
         async move {
             let sent = client
@@ -216,7 +220,7 @@ async fn bare_reqwest(client: &reqwest::Client, url: &str, body: &Bytes, n: usiz
 async fn in_memory(sender: &WebhookSender, body: &Bytes, n: usize) -> Run {
     let payload = Payload::bytes(body.clone(), "application/json");
     let sender = sender.clone();
-    drive(n, phase_deadline(), move || {
+    drive(IN_FLIGHT, n, phase_deadline(), move || {
         let (sender, payload) = (sender.clone(), payload.clone());
         async move { sender.send("memory", payload, &[]).await.is_delivered() }
     })
@@ -224,6 +228,17 @@ async fn in_memory(sender: &WebhookSender, body: &Bytes, n: usize) -> Run {
 }
 
 /// A fresh outbox file in its own temporary directory.
+/// Producers of the durable and enqueue-only cases: `PYTHIA_BENCH_PRODUCERS`, by default
+/// `IN_FLIGHT`. Each waits for its message to be durable before it enqueues the next, so with
+/// few producers the rate is theirs divided by the time a commit takes to reach the disk.
+fn producers() -> usize {
+    std::env::var("PYTHIA_BENCH_PRODUCERS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .filter(|count| *count > 0)
+        .unwrap_or(IN_FLIGHT)
+}
+
 fn fresh_outbox() -> (tempfile::TempDir, SqliteOutbox) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let outbox = SqliteOutbox::open(dir.path().join("outbox.db")).expect("a sqlite outbox");
@@ -242,7 +257,7 @@ async fn enqueue_only(sender: &WebhookSender, body: &Bytes, n: usize) -> Run {
     let (_dir, outbox) = fresh_outbox();
     let queue = dispatcher(&outbox, sender).queue();
     let body = body.clone();
-    drive(n, phase_deadline(), move || {
+    drive(producers(), n, phase_deadline(), move || {
         let (queue, body) = (queue.clone(), body.clone());
         async move { queue.send("durable", body).await.is_ok() }
     })
@@ -262,7 +277,7 @@ async fn durable(sender: &WebhookSender, server: &TestServer, body: &Bytes, n: u
     let started = Instant::now();
 
     let body = body.clone();
-    let produced = drive(n, deadline, move || {
+    let produced = drive(producers(), n, deadline, move || {
         let (queue, body) = (queue.clone(), body.clone());
         async move { queue.send("durable", body).await.is_ok() }
     })

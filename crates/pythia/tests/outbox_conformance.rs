@@ -45,3 +45,60 @@ async fn embedded_outboxes_claim_at_enqueue() {
         assert!(claims(sqlite).await, "sqlite");
     }
 }
+
+/// A claim that skips an endpoint looks through at most its limit plus `SKIP_WINDOW` due
+/// messages, so a stuck endpoint's backlog cannot make every claim read the whole outbox: a
+/// message within that window is found behind the backlog, one beyond it waits.
+#[tokio::test]
+async fn embedded_outboxes_bound_a_claim_that_skips() {
+    use pythia::outbox::{NewMessage, Outbox, SKIP_WINDOW};
+    use std::time::Duration;
+
+    const LIMIT: usize = 10;
+
+    async fn found_behind_a_backlog(outbox: impl Outbox) -> Vec<String> {
+        let stuck = |count: usize| -> Vec<NewMessage> {
+            (0..count)
+                .map(|i| NewMessage::new("stuck", i.to_string()))
+                .collect()
+        };
+        let within = SKIP_WINDOW + LIMIT - 5;
+        outbox.enqueue_batch(stuck(within)).await.unwrap();
+        outbox
+            .enqueue(NewMessage::new("healthy", "within"))
+            .await
+            .unwrap();
+        outbox.enqueue_batch(stuck(20)).await.unwrap();
+        outbox
+            .enqueue(NewMessage::new("healthy", "beyond"))
+            .await
+            .unwrap();
+
+        let claimed = outbox
+            .claim_except(LIMIT, Duration::from_secs(60), &["stuck".to_owned()])
+            .await
+            .unwrap();
+        let stats = outbox.stats(None).await.unwrap();
+        assert_eq!(
+            stats.depth(),
+            u64::try_from(within + 22).unwrap(),
+            "nothing is lost"
+        );
+        claimed
+            .iter()
+            .map(|c| String::from_utf8_lossy(&c.message.payload).into_owned())
+            .collect()
+    }
+
+    assert_eq!(
+        found_behind_a_backlog(MemoryOutbox::new()).await,
+        ["within"],
+        "memory"
+    );
+    #[cfg(feature = "sqlite")]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = pythia::outbox::SqliteOutbox::open(dir.path().join("o.db")).unwrap();
+        assert_eq!(found_behind_a_backlog(sqlite).await, ["within"], "sqlite");
+    }
+}

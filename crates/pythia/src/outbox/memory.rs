@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 
 use super::{
     clock, Claimed, DeadLetter, Enqueued, Lease, NewMessage, Outbox, OutboxError, OutboxStats,
-    Replay, StoredMessage, DEFAULT_IDEMPOTENCY_RETENTION,
+    Replay, StoredMessage, DEFAULT_IDEMPOTENCY_RETENTION, SKIP_WINDOW,
 };
 use crate::message::new_message_id;
 
@@ -236,10 +236,16 @@ impl Outbox for MemoryOutbox {
         let now = clock::now();
         let until = now + lease;
         let mut state = self.state.lock();
+        let window = if skip_endpoints.is_empty() {
+            limit
+        } else {
+            limit.saturating_add(SKIP_WINDOW)
+        };
         let ids: Vec<String> = state
             .due
             .iter()
             .take_while(|(due, _, _)| *due <= now)
+            .take(window)
             .filter(|(_, _, id)| {
                 let endpoint = &state.messages[id].message.endpoint;
                 !skip_endpoints.contains(endpoint)

@@ -37,6 +37,10 @@ pub use sqlite::{SqliteOutbox, SqliteOutboxBuilder};
 /// implementation is configured otherwise: 24 hours.
 pub const DEFAULT_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
+/// How many due messages beyond its limit a claim that skips endpoints looks through, at
+/// most, in the outboxes of this crate (see [`Outbox::claim_except`]).
+pub const SKIP_WINDOW: usize = 1000;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -289,6 +293,11 @@ pub trait Outbox: Send + Sync + 'static {
     /// Like [`claim`](Outbox::claim), but skips messages addressed to `skip_endpoints` (those a
     /// dispatcher cannot serve now: saturated or behind an open breaker), so that one stuck
     /// endpoint's backlog does not fill every claim.
+    ///
+    /// The outboxes of this crate look through at most `limit` + [`SKIP_WINDOW`] due
+    /// messages, oldest first, so that a claim costs the same however large a skipped
+    /// endpoint's backlog is: a message behind more than that many skipped ones waits until
+    /// they move.
     ///
     /// The provided implementation ignores `skip_endpoints` and calls `claim`; a dispatcher
     /// then hands skipped messages back itself. Implementations should filter in the store.

@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Row};
 
 use crate::message::new_message_id;
 use crate::outbox::clock::{from_millis, to_millis};
 use crate::outbox::{
     Claimed, DeadLetter, Enqueued, Lease, NewMessage, OutboxError, OutboxStats, Replay,
-    StoredMessage,
+    StoredMessage, SKIP_WINDOW,
 };
 
 /// One request to the writer thread. `now` is taken by the caller from the outbox clock.
@@ -172,22 +172,25 @@ fn enqueue(
         let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
         (Lease(uuid::Uuid::new_v4().simple().to_string()), until)
     });
-    let mut find_key = conn.prepare_cached(
-        "SELECT id FROM idempotency WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
-    )?;
     let mut insert = conn.prepare_cached(
         "INSERT OR IGNORE INTO messages
             (id, endpoint, payload, headers, event_type, idempotency_key, created_at, due_at,
              lease)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    let mut remember_key = conn.prepare_cached(
-        "INSERT OR REPLACE INTO idempotency (key, id, expires_at) VALUES (?1, ?2, NULL)",
-    )?;
+    // Prepared only for a message that has a key: most have none.
+    let (mut find_key, mut remember_key) = (None, None);
 
     let mut results = Vec::with_capacity(messages.len());
     for (message, headers) in messages.iter().zip(headers) {
         if let Some(key) = &message.idempotency_key {
+            let find_key = match &mut find_key {
+                Some(statement) => statement,
+                None => find_key.insert(conn.prepare_cached(
+                    "SELECT id FROM idempotency
+                     WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+                )?),
+            };
             let held: Option<String> = find_key
                 .query_row(params![key, now], |row| row.get(0))
                 .optional()?;
@@ -228,6 +231,12 @@ fn enqueue(
             continue;
         }
         if let Some(key) = &message.idempotency_key {
+            let remember_key = match &mut remember_key {
+                Some(statement) => statement,
+                None => remember_key.insert(conn.prepare_cached(
+                    "INSERT OR REPLACE INTO idempotency (key, id, expires_at) VALUES (?1, ?2, NULL)",
+                )?),
+            };
             remember_key.execute(params![key, id])?;
         }
         let claimed = lease.as_ref().map(|(token, _)| Claimed {
@@ -262,26 +271,36 @@ fn claim(
 ) -> Result<Vec<Claimed>, Error> {
     let token = Lease(uuid::Uuid::new_v4().simple().to_string());
     let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+    let window = if skip.is_empty() {
+        limit
+    } else {
+        limit.saturating_add(SKIP_WINDOW)
+    };
     let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".to_owned());
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let to_i64 = |count: usize| i64::try_from(count).unwrap_or(i64::MAX);
+    let (limit, window) = (to_i64(limit), to_i64(window));
     // Claiming moves the due time to the end of the lease: when the lease expires the message is
     // simply due again, and no sweep is needed. The limit is cast rather than bound bare: SQLite
     // plans with the value of a bare `LIMIT ?`, so binding a new one re-prepares the statement
-    // on every claim; the plan is the same either way.
+    // on every claim; the plan is the same either way. The inner query bounds how many due
+    // messages are looked through (the window), the outer one how many are taken.
     let sql = format!(
         "UPDATE messages SET lease = ?1, due_at = ?2
          WHERE seq IN (
-            SELECT seq FROM messages
-            WHERE dead_at IS NULL AND due_at <= ?3 AND seq <= ?6
-              AND endpoint NOT IN (SELECT value FROM json_each(?4))
+            SELECT seq FROM (
+                SELECT seq, due_at, endpoint FROM messages
+                WHERE dead_at IS NULL AND due_at <= ?3 AND seq <= ?6
+                ORDER BY due_at, seq LIMIT CAST(?7 AS INTEGER))
+            WHERE endpoint NOT IN (SELECT value FROM json_each(?4))
             ORDER BY due_at, seq LIMIT CAST(?5 AS INTEGER))
          RETURNING seq, {MESSAGE_COLUMNS}"
     );
     let mut statement = conn.prepare_cached(&sql)?;
     let mut rows: Vec<(i64, StoredMessage)> = statement
-        .query_map(params![token.0, until, now, skip, limit, bound], |row| {
-            Ok((row.get(0)?, message_from(row, 1)?))
-        })?
+        .query_map(
+            params![token.0, until, now, skip, limit, bound, window],
+            |row| Ok((row.get(0)?, message_from(row, 1)?)),
+        )?
         .collect::<Result<_, _>>()?;
 
     rows.sort_by_key(|(seq, _)| *seq);
@@ -301,23 +320,8 @@ fn ack(
     now: i64,
     retention: Duration,
 ) -> Result<(), Error> {
-    let deleted: Option<Option<String>> = conn
-        .prepare_cached(
-            "DELETE FROM messages WHERE id = ?1 AND lease = ?2 AND dead_at IS NULL
-             RETURNING idempotency_key",
-        )?
-        .query_row(params![id, lease.0], |row| row.get(0))
-        .optional()?;
-    let Some(key) = deleted else {
-        return settle(conn, 0, id);
-    };
-
-    if let Some(key) = key {
-        let expires = now.saturating_add(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
-        conn.prepare_cached("UPDATE idempotency SET expires_at = ?3 WHERE key = ?1 AND id = ?2")?
-            .execute(params![key, id, expires])?;
-    }
-    Ok(())
+    let expires = now.saturating_add(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+    Acker::new(conn)?.ack(conn, id, lease, expires)
 }
 
 /// Acks each entry on its own: a lost lease fails that entry, an SQL error the whole batch.
@@ -327,15 +331,63 @@ fn ack_batch(
     now: i64,
     retention: Duration,
 ) -> Result<Vec<Result<(), OutboxError>>, Error> {
+    let expires = now.saturating_add(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+    let mut acker = Acker::new(conn)?;
     let mut results = Vec::with_capacity(acks.len());
     for (id, lease) in acks {
-        match ack(conn, id, lease, now, retention) {
+        match acker.ack(conn, id, lease, expires) {
             Ok(()) => results.push(Ok(())),
             Err(Error::Outbox(error)) => results.push(Err(error)),
             Err(error @ Error::Sql(_)) => return Err(error),
         }
     }
     Ok(results)
+}
+
+/// The statements of an ack, prepared once for a whole batch of them.
+struct Acker<'conn> {
+    find: CachedStatement<'conn>,
+    delete: CachedStatement<'conn>,
+}
+
+impl<'conn> Acker<'conn> {
+    fn new(conn: &'conn Connection) -> rusqlite::Result<Self> {
+        // Found first, then deleted by its row id: a `DELETE ... RETURNING` would build a
+        // temporary table for its one row on every ack.
+        Ok(Acker {
+            find: conn.prepare_cached(
+                "SELECT seq, idempotency_key FROM messages
+                 WHERE id = ?1 AND lease = ?2 AND dead_at IS NULL",
+            )?,
+            delete: conn.prepare_cached("DELETE FROM messages WHERE seq = ?1")?,
+        })
+    }
+
+    /// Deletes message `id` if `lease` holds it; its idempotency key, if any, is then kept
+    /// until `expires`.
+    fn ack(
+        &mut self,
+        conn: &Connection,
+        id: &str,
+        lease: &Lease,
+        expires: i64,
+    ) -> Result<(), Error> {
+        let found: Option<(i64, Option<String>)> = self
+            .find
+            .query_row(params![id, lease.0], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let Some((seq, key)) = found else {
+            return settle(conn, 0, id);
+        };
+        self.delete.execute(params![seq])?;
+        if let Some(key) = key {
+            conn.prepare_cached(
+                "UPDATE idempotency SET expires_at = ?3 WHERE key = ?1 AND id = ?2",
+            )?
+            .execute(params![key, id, expires])?;
+        }
+        Ok(())
+    }
 }
 
 /// Turns "no row changed" into the right error: the message is gone, or its lease is not ours.

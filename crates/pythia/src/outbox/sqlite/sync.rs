@@ -1,11 +1,18 @@
-//! The sync thread: puts committed transactions on disk and only then answers their requests.
+//! The sync threads: put committed transactions on disk and only then answer their requests.
 //!
 //! The connection runs with `synchronous = NORMAL`, under which SQLite syncs the write-ahead
-//! log around checkpoints but not at each commit. This thread does the syncing of commits
-//! instead, off the writer's path: while it waits for one `fdatasync` of the log, the writer
+//! log around checkpoints but not at each commit. These threads do the syncing of commits
+//! instead, off the writer's path: while one waits for an `fdatasync` of the log, the writer
 //! goes on running and committing the next batches, and the next sync covers all of them at
 //! once. An answer goes out only once the log holding its transaction is on disk, so
 //! `enqueue` still returns once its message is durable.
+//!
+//! Two syncs may run at once, each through its own file handle. A sync covers everything
+//! written before it started, pages another sync is still writing included, so a commit made
+//! while one sync runs starts its own at once instead of waiting for the other to end: an
+//! answer waits for one `fdatasync`, not for the rest of an earlier one too. Own handles keep
+//! a write error from being reported to one of them only: the kernel reports it to each open
+//! file.
 //!
 //! The log is a single file appended in commit order, so syncing it makes every earlier
 //! commit durable. A checkpoint syncs the log before copying it into the database and syncs
@@ -14,10 +21,11 @@
 
 use std::fs::File;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
+use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
 
 use super::ops::Done;
@@ -32,57 +40,111 @@ pub(super) type Answers = Vec<(
 /// The answers of one commit, by its number.
 type Commit = (u64, Answers);
 
-/// The writer's side of the sync thread.
+/// How many syncs may run at once.
+const SYNC_THREADS: usize = 2;
+
+/// The writer's side of the sync threads.
 #[derive(Debug)]
 pub(super) struct Syncer {
-    sender: mpsc::Sender<Commit>,
-    synced: Arc<AtomicU64>,
+    shared: Arc<Shared>,
+}
+
+/// What the writer and the sync threads share.
+#[derive(Debug, Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    /// The number of the last commit known to be on disk.
+    synced: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    /// Commits waiting for a sync, oldest first.
+    commits: Vec<Commit>,
+    /// The writer is gone: the threads stop once nothing waits.
+    closed: bool,
+    /// Threads still running.
+    running: usize,
 }
 
 impl Syncer {
-    /// Starts the thread that syncs the write-ahead log at `wal`.
+    /// Starts the threads that sync the write-ahead log at `wal`.
     pub(super) fn start(wal: PathBuf) -> io::Result<Syncer> {
-        let (sender, receiver) = mpsc::channel();
-        let synced = Arc::new(AtomicU64::new(0));
-        let progress = synced.clone();
-        std::thread::Builder::new()
-            .name("pythia-outbox-sync".to_owned())
-            .spawn(move || run(&wal, &receiver, &progress))?;
-        Ok(Syncer { sender, synced })
+        let shared = Arc::new(Shared::default());
+        let wal = Arc::new(wal);
+        for _ in 0..SYNC_THREADS {
+            let (thread_shared, wal) = (shared.clone(), wal.clone());
+            shared.queue.lock().running += 1;
+            let started = std::thread::Builder::new()
+                .name("pythia-outbox-sync".to_owned())
+                .spawn(move || run(&wal, &thread_shared));
+            if let Err(error) = started {
+                shared.queue.lock().running -= 1;
+                drop(Syncer { shared });
+                return Err(error);
+            }
+        }
+        Ok(Syncer { shared })
     }
 
     /// The number of the last commit known to be on disk (commits are numbered from 1).
     pub(super) fn synced(&self) -> u64 {
-        self.synced.load(Ordering::Acquire)
+        self.shared.synced.load(Ordering::Acquire)
     }
 
     /// Answers `answers` of commit number `commit` once everything committed up to it is on
     /// disk.
     pub(super) fn answer_when_durable(&self, commit: u64, answers: Answers) {
-        if let Err(mpsc::SendError((_, answers))) = self.sender.send((commit, answers)) {
-            // The thread is gone (it never exits while the writer lives): say so rather than
-            // claim a durability nobody checked.
+        let mut queue = self.shared.queue.lock();
+        if queue.running == 0 {
+            drop(queue);
+            // The threads are gone (they never exit while the writer lives): say so rather
+            // than claim a durability nobody checked.
             for (reply, _) in answers {
                 let _ = reply.send(Err(OutboxError::Storage(
                     "the outbox sync thread stopped".to_owned(),
                 )));
             }
+            return;
         }
+        queue.commits.push((commit, answers));
+        drop(queue);
+        self.shared.ready.notify_one();
     }
 }
 
-fn run(wal: &std::path::Path, receiver: &mpsc::Receiver<Commit>, synced: &AtomicU64) {
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        self.shared.queue.lock().closed = true;
+        self.shared.ready.notify_all();
+    }
+}
+
+fn run(wal: &Path, shared: &Shared) {
     let mut log = None;
-    while let Ok((mut last, mut answers)) = receiver.recv() {
+    loop {
+        let commits = {
+            let mut queue = shared.queue.lock();
+            while queue.commits.is_empty() && !queue.closed {
+                shared.ready.wait(&mut queue);
+            }
+            if queue.commits.is_empty() {
+                queue.running -= 1;
+                return;
+            }
+            std::mem::take(&mut queue.commits)
+        };
         // Every commit whose answers are waiting is in the log already: one sync serves all.
-        while let Ok((commit, more)) = receiver.try_recv() {
-            last = commit;
-            answers.extend(more);
-        }
+        let last = commits.last().map_or(0, |(commit, _)| *commit);
+        let answers: Answers = commits
+            .into_iter()
+            .flat_map(|(_, answers)| answers)
+            .collect();
         metrics::histogram!("pythia_outbox_sqlite_sync_size").record(answers.len() as f64);
         match sync(wal, &mut log) {
             Ok(()) => {
-                synced.store(last, Ordering::Release);
+                shared.synced.fetch_max(last, Ordering::AcqRel);
                 for (reply, result) in answers {
                     // A caller that gave up waiting is not an error: its work is durable.
                     let _ = reply.send(result);
@@ -104,7 +166,7 @@ fn run(wal: &std::path::Path, receiver: &mpsc::Receiver<Commit>, synced: &Atomic
 }
 
 /// Syncs the log's data to disk. No log yet means nothing was ever written to sync.
-fn sync(wal: &std::path::Path, log: &mut Option<File>) -> io::Result<()> {
+fn sync(wal: &Path, log: &mut Option<File>) -> io::Result<()> {
     let file = match log {
         Some(file) => file,
         None => match File::open(wal) {
@@ -114,4 +176,46 @@ fn sync(wal: &std::path::Path, log: &mut Option<File>) -> io::Result<()> {
         },
     };
     file.sync_data()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_commit_is_answered_once_the_log_is_synced_and_progress_only_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("outbox.db-wal");
+        std::fs::write(&wal, b"frames").unwrap();
+        let syncer = Syncer::start(wal).unwrap();
+
+        let mut answers = Vec::new();
+        for commit in 1..=200 {
+            let (reply, answer) = oneshot::channel();
+            syncer.answer_when_durable(commit, vec![(reply, Ok(Done::Unit))]);
+            answers.push((commit, answer));
+        }
+        let mut seen = 0;
+        for (commit, answer) in answers {
+            assert!(matches!(answer.blocking_recv(), Ok(Ok(Done::Unit))));
+            let synced = syncer.synced();
+            assert!(
+                synced >= commit,
+                "commit {commit} answered before it was synced"
+            );
+            assert!(synced >= seen, "progress went back from {seen} to {synced}");
+            seen = synced;
+        }
+        assert_eq!(syncer.synced(), 200);
+    }
+
+    #[test]
+    fn commits_waiting_when_the_writer_goes_are_still_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let syncer = Syncer::start(dir.path().join("no-log-yet-wal")).unwrap();
+        let (reply, answer) = oneshot::channel();
+        syncer.answer_when_durable(1, vec![(reply, Ok(Done::Unit))]);
+        drop(syncer);
+        assert!(matches!(answer.blocking_recv(), Ok(Ok(Done::Unit))));
+    }
 }

@@ -116,7 +116,11 @@ impl Writer {
             }
         }
 
-        if let Err(error) = self.conn.execute_batch("COMMIT") {
+        let committed = self
+            .conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut commit| commit.execute([]));
+        if let Err(error) = committed {
             let _ = self.conn.execute_batch("ROLLBACK");
             return fail(batch, &error);
         }
