@@ -234,7 +234,8 @@ fn enqueue(
             let remember_key = match &mut remember_key {
                 Some(statement) => statement,
                 None => remember_key.insert(conn.prepare_cached(
-                    "INSERT OR REPLACE INTO idempotency (key, id, expires_at) VALUES (?1, ?2, NULL)",
+                    "INSERT OR REPLACE INTO idempotency (key, id, expires_at)
+                     VALUES (?1, ?2, NULL)",
                 )?),
             };
             remember_key.execute(params![key, id])?;
