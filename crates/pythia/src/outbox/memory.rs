@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 
 use super::{
-    clock, Claimed, DeadLetter, Enqueued, Lease, NewMessage, Outbox, OutboxError, OutboxStats,
-    Replay, StoredMessage, DEFAULT_IDEMPOTENCY_RETENTION, SKIP_WINDOW,
+    claim_window, clock, Claimed, DeadLetter, Enqueued, Lease, NewMessage, Outbox, OutboxError,
+    OutboxStats, Replay, StoredMessage, DEFAULT_IDEMPOTENCY_RETENTION,
 };
 use crate::message::new_message_id;
 
@@ -236,11 +236,7 @@ impl Outbox for MemoryOutbox {
         let now = clock::now();
         let until = now + lease;
         let mut state = self.state.lock();
-        let window = if skip_endpoints.is_empty() {
-            limit
-        } else {
-            limit.saturating_add(SKIP_WINDOW)
-        };
+        let window = claim_window(limit, !skip_endpoints.is_empty());
         let ids: Vec<String> = state
             .due
             .iter()

@@ -41,6 +41,16 @@ pub const DEFAULT_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 360
 /// most, in the outboxes of this crate (see [`Outbox::claim_except`]).
 pub const SKIP_WINDOW: usize = 1000;
 
+/// How many due messages a claim for `limit` looks through: `limit` alone, or `limit` plus
+/// [`SKIP_WINDOW`] when it skips endpoints.
+pub(crate) fn claim_window(limit: usize, skipping: bool) -> usize {
+    if skipping {
+        limit.saturating_add(SKIP_WINDOW)
+    } else {
+        limit
+    }
+}
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};

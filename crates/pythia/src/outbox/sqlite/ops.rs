@@ -6,10 +6,11 @@ use bytes::Bytes;
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Row};
 
 use crate::message::new_message_id;
+use crate::outbox::claim_window;
 use crate::outbox::clock::{from_millis, to_millis};
 use crate::outbox::{
     Claimed, DeadLetter, Enqueued, Lease, NewMessage, OutboxError, OutboxStats, Replay,
-    StoredMessage, SKIP_WINDOW,
+    StoredMessage,
 };
 
 /// One request to the writer thread. `now` is taken by the caller from the outbox clock.
@@ -272,11 +273,7 @@ fn claim(
 ) -> Result<Vec<Claimed>, Error> {
     let token = Lease(uuid::Uuid::new_v4().simple().to_string());
     let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-    let window = if skip.is_empty() {
-        limit
-    } else {
-        limit.saturating_add(SKIP_WINDOW)
-    };
+    let window = claim_window(limit, !skip.is_empty());
     let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".to_owned());
     let to_i64 = |count: usize| i64::try_from(count).unwrap_or(i64::MAX);
     let (limit, window) = (to_i64(limit), to_i64(window));
