@@ -46,11 +46,11 @@ async fn embedded_outboxes_claim_at_enqueue() {
     }
 }
 
-/// A claim that skips an endpoint looks through at most its limit plus `SKIP_WINDOW` due
-/// messages, so a stuck endpoint's backlog cannot make every claim read the whole outbox: a
-/// message within that window is found behind the backlog, one beyond it waits.
+/// A claim that skips an endpoint finds another endpoint's messages behind the skipped one's
+/// backlog, however long it is: within the window of `SKIP_WINDOW` it looks through in claim
+/// order, and beyond it through each endpoint's own order, oldest first either way.
 #[tokio::test]
-async fn embedded_outboxes_bound_a_claim_that_skips() {
+async fn embedded_outboxes_find_other_endpoints_behind_a_skipped_backlog() {
     use pythia::outbox::{NewMessage, Outbox, SKIP_WINDOW};
     use std::time::Duration;
 
@@ -73,6 +73,10 @@ async fn embedded_outboxes_bound_a_claim_that_skips() {
             .enqueue(NewMessage::new("healthy", "beyond"))
             .await
             .unwrap();
+        outbox
+            .enqueue(NewMessage::new("other", "last"))
+            .await
+            .unwrap();
 
         let claimed = outbox
             .claim_except(LIMIT, Duration::from_secs(60), &["stuck".to_owned()])
@@ -81,8 +85,16 @@ async fn embedded_outboxes_bound_a_claim_that_skips() {
         let stats = outbox.stats(None).await.unwrap();
         assert_eq!(
             stats.depth(),
-            u64::try_from(within + 22).unwrap(),
+            u64::try_from(within + 23).unwrap(),
             "nothing is lost"
+        );
+        assert!(
+            outbox
+                .claim_except(LIMIT, Duration::from_secs(60), &["stuck".to_owned()])
+                .await
+                .unwrap()
+                .is_empty(),
+            "what was claimed is not claimed again, and nothing else is due"
         );
         claimed
             .iter()
@@ -90,15 +102,16 @@ async fn embedded_outboxes_bound_a_claim_that_skips() {
             .collect()
     }
 
+    let all = ["within", "beyond", "last"];
     assert_eq!(
         found_behind_a_backlog(MemoryOutbox::new()).await,
-        ["within"],
+        all,
         "memory"
     );
     #[cfg(feature = "sqlite")]
     {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = pythia::outbox::SqliteOutbox::open(dir.path().join("o.db")).unwrap();
-        assert_eq!(found_behind_a_backlog(sqlite).await, ["within"], "sqlite");
+        assert_eq!(found_behind_a_backlog(sqlite).await, all, "sqlite");
     }
 }

@@ -43,10 +43,16 @@ struct State {
     retention: Option<Duration>,
     messages: HashMap<String, Entry>,
     /// Live messages by (due time, sequence): the claim order.
-    due: BTreeSet<(SystemTime, u64, String)>,
+    due: BTreeSet<Due>,
+    /// The same, per endpoint: a claim that skips endpoints finds the others' messages behind
+    /// a long run of skipped ones here.
+    due_per_endpoint: HashMap<String, BTreeSet<Due>>,
     keys: HashMap<String, KeyEntry>,
     next_seq: u64,
 }
+
+/// A live message's place in the claim order: due time, sequence, id.
+type Due = (SystemTime, u64, String);
 
 #[derive(Debug)]
 struct Entry {
@@ -114,7 +120,7 @@ impl State {
             };
             self.keys.insert(key.clone(), entry);
         }
-        self.due.insert((due, seq, id.clone()));
+        self.index(&message.endpoint, (due, seq, id.clone()));
         let stored = StoredMessage {
             id: id.clone(),
             endpoint: message.endpoint,
@@ -144,22 +150,44 @@ impl State {
     fn remove(&mut self, id: &str) -> Option<Entry> {
         let entry = self.messages.remove(id)?;
         if entry.dead.is_none() {
-            self.due
-                .remove(&(entry.due, entry.seq, entry.message.id.clone()));
+            let place = (entry.due, entry.seq, entry.message.id.clone());
+            self.unindex(&entry.message.endpoint, &place);
         }
         Some(entry)
+    }
+
+    fn index(&mut self, endpoint: &str, place: Due) {
+        self.due_per_endpoint
+            .entry(endpoint.to_owned())
+            .or_default()
+            .insert(place.clone());
+        self.due.insert(place);
+    }
+
+    fn unindex(&mut self, endpoint: &str, place: &Due) {
+        self.due.remove(place);
+        if let Some(places) = self.due_per_endpoint.get_mut(endpoint) {
+            places.remove(place);
+            if places.is_empty() {
+                self.due_per_endpoint.remove(endpoint);
+            }
+        }
     }
 
     fn set_due(&mut self, id: &str, due: Option<SystemTime>) {
         let Some(entry) = self.messages.get_mut(id) else {
             return;
         };
-        if entry.dead.is_none() {
-            self.due.remove(&(entry.due, entry.seq, id.to_owned()));
-        }
+        let (endpoint, old, seq) = (entry.message.endpoint.clone(), entry.due, entry.seq);
+        let was_live = entry.dead.is_none();
         if let Some(due) = due {
             entry.due = due;
-            self.due.insert((due, entry.seq, id.to_owned()));
+        }
+        if was_live {
+            self.unindex(&endpoint, &(old, seq, id.to_owned()));
+        }
+        if let Some(due) = due {
+            self.index(&endpoint, (due, seq, id.to_owned()));
         }
     }
 
@@ -173,6 +201,52 @@ impl State {
             return Err(OutboxError::LeaseLost(id.to_owned()));
         }
         Ok(entry)
+    }
+
+    /// The ids of up to `limit` messages due at `now`, oldest first, not addressed to `skip`.
+    /// The claim order is looked through for a window; only when that is full of skipped
+    /// messages are the other endpoints' own orders merged.
+    fn due_ids(&self, now: SystemTime, limit: usize, skip: &[String]) -> Vec<String> {
+        let window = claim_window(limit, !skip.is_empty());
+        let seen: Vec<&Due> = self
+            .due
+            .iter()
+            .take_while(|(due, _, _)| *due <= now)
+            .take(window)
+            .collect();
+        let mut ids: Vec<String> = seen
+            .iter()
+            .filter(|(_, _, id)| !skip.contains(&self.messages[id].message.endpoint))
+            .take(limit)
+            .map(|(_, _, id)| id.clone())
+            .collect();
+        if ids.len() == limit || seen.len() < window {
+            return ids;
+        }
+        // Past the window every message is newer than those seen, so the other endpoints'
+        // first due messages beyond it come next, in order.
+        let last = seen.last().copied().cloned();
+        let mut rest: Vec<&Due> = self
+            .due_per_endpoint
+            .iter()
+            .filter(|(endpoint, _)| !skip.contains(endpoint))
+            .flat_map(|(_, places)| {
+                let beyond = last.clone().map_or(std::ops::Bound::Unbounded, |last| {
+                    std::ops::Bound::Excluded(last)
+                });
+                places
+                    .range((beyond, std::ops::Bound::Unbounded))
+                    .take_while(|(due, _, _)| *due <= now)
+                    .take(limit)
+            })
+            .collect();
+        rest.sort_unstable();
+        ids.extend(
+            rest.into_iter()
+                .take(limit - ids.len())
+                .map(|(_, _, id)| id.clone()),
+        );
+        ids
     }
 
     fn purge_keys(&mut self, now: SystemTime) {
@@ -236,19 +310,7 @@ impl Outbox for MemoryOutbox {
         let now = clock::now();
         let until = now + lease;
         let mut state = self.state.lock();
-        let window = claim_window(limit, !skip_endpoints.is_empty());
-        let ids: Vec<String> = state
-            .due
-            .iter()
-            .take_while(|(due, _, _)| *due <= now)
-            .take(window)
-            .filter(|(_, _, id)| {
-                let endpoint = &state.messages[id].message.endpoint;
-                !skip_endpoints.contains(endpoint)
-            })
-            .take(limit)
-            .map(|(_, _, id)| id.clone())
-            .collect();
+        let ids = state.due_ids(now, limit, skip_endpoints);
 
         let mut claimed = Vec::with_capacity(ids.len());
         for id in ids {
@@ -384,9 +446,9 @@ impl Outbox for MemoryOutbox {
             let entry = state.messages.get_mut(id).expect("collected above");
             entry.dead = None;
             entry.message.attempts = 0;
-            let seq = entry.seq;
+            let (seq, endpoint) = (entry.seq, entry.message.endpoint.clone());
             entry.due = now;
-            state.due.insert((now, seq, id.clone()));
+            state.index(&endpoint, (now, seq, id.clone()));
         }
         Ok(ids.len() as u64)
     }

@@ -37,8 +37,9 @@ pub use sqlite::{SqliteOutbox, SqliteOutboxBuilder};
 /// implementation is configured otherwise: 24 hours.
 pub const DEFAULT_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
-/// How many due messages beyond its limit a claim that skips endpoints looks through, at
-/// most, in the outboxes of this crate (see [`Outbox::claim_except`]).
+/// How many due messages beyond its limit a claim that skips endpoints looks through in claim
+/// order, in the outboxes of this crate, before it looks per endpoint (see
+/// [`Outbox::claim_except`]).
 pub const SKIP_WINDOW: usize = 1000;
 
 /// How many due messages a claim for `limit` looks through: `limit` alone, or `limit` plus
@@ -305,9 +306,11 @@ pub trait Outbox: Send + Sync + 'static {
     /// endpoint's backlog does not fill every claim.
     ///
     /// The outboxes of this crate look through at most `limit` + [`SKIP_WINDOW`] due
-    /// messages, oldest first, so that a claim costs the same however large a skipped
-    /// endpoint's backlog is: a message behind more than that many skipped ones waits until
-    /// they move.
+    /// messages in claim order, so that a skipped endpoint's backlog does not make every claim
+    /// read all of it. When those are all skipped, the SQLite and memory outboxes go on through
+    /// each other endpoint's own due messages, so that nothing waits behind the backlog; the
+    /// Redis outbox stops at the window, and a message behind more than that many skipped ones
+    /// waits until they move.
     ///
     /// The provided implementation ignores `skip_endpoints` and calls `claim`; a dispatcher
     /// then hands skipped messages back itself. Implementations should filter in the store.

@@ -274,9 +274,7 @@ fn claim(
     let token = Lease(uuid::Uuid::new_v4().simple().to_string());
     let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
     let window = claim_window(limit, !skip.is_empty());
-    let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".to_owned());
-    let to_i64 = |count: usize| i64::try_from(count).unwrap_or(i64::MAX);
-    let (limit, window) = (to_i64(limit), to_i64(window));
+    let skip_json = serde_json::to_string(skip).unwrap_or_else(|_| "[]".to_owned());
     // Claiming moves the due time to the end of the lease: when the lease expires the message is
     // simply due again, and no sweep is needed. The limit is cast rather than bound bare: SQLite
     // plans with the value of a bare `LIMIT ?`, so binding a new one re-prepares the statement
@@ -293,13 +291,28 @@ fn claim(
             ORDER BY due_at, seq LIMIT CAST(?5 AS INTEGER))
          RETURNING seq, {MESSAGE_COLUMNS}"
     );
-    let mut statement = conn.prepare_cached(&sql)?;
-    let mut rows: Vec<(i64, StoredMessage)> = statement
-        .query_map(
-            params![token.0, until, now, skip, limit, bound, window],
-            |row| Ok((row.get(0)?, message_from(row, 1)?)),
-        )?
+    let params = params![
+        token.0,
+        until,
+        now,
+        skip_json,
+        to_i64(limit),
+        bound,
+        to_i64(window)
+    ];
+    let mut rows: Vec<(i64, StoredMessage)> = conn
+        .prepare_cached(&sql)?
+        .query_map(params, |row| Ok((row.get(0)?, message_from(row, 1)?)))?
         .collect::<Result<_, _>>()?;
+
+    // A window full of skipped messages: the others' due messages are found per endpoint.
+    if rows.len() < limit && !skip.is_empty() {
+        let left_in_window = window - rows.len();
+        if count_due(conn, now, bound, left_in_window)? == left_in_window {
+            let seqs = due_elsewhere(conn, limit - rows.len(), skip, now, bound)?;
+            rows.extend(claim_seqs(conn, &token, until, &seqs)?);
+        }
+    }
 
     rows.sort_by_key(|(seq, _)| *seq);
     Ok(rows
@@ -309,6 +322,87 @@ fn claim(
             lease: token.clone(),
         })
         .collect())
+}
+
+fn to_i64(count: usize) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// How many messages are due, counting no further than `up_to` (from the index alone).
+fn count_due(conn: &Connection, now: i64, bound: i64, up_to: usize) -> Result<usize, Error> {
+    let count: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM (
+                SELECT 1 FROM messages WHERE dead_at IS NULL AND due_at <= ?1 AND seq <= ?2
+                ORDER BY due_at, seq LIMIT CAST(?3 AS INTEGER))",
+        )?
+        .query_row(params![now, bound, to_i64(up_to)], |row| row.get(0))?;
+    Ok(usize::try_from(count).unwrap_or(0))
+}
+
+/// The sequence numbers of up to `limit` messages due, oldest first, addressed to an endpoint
+/// not in `skip`: the endpoints holding messages are walked in the endpoint index, one seek
+/// each, and each one's first due messages taken from it.
+fn due_elsewhere(
+    conn: &Connection,
+    limit: usize,
+    skip: &[String],
+    now: i64,
+    bound: i64,
+) -> Result<Vec<i64>, Error> {
+    let endpoints: Vec<String> = conn
+        .prepare_cached(
+            "WITH RECURSIVE endpoints(name) AS (
+                SELECT (SELECT MIN(endpoint) FROM messages WHERE dead_at IS NULL)
+                UNION ALL
+                SELECT (SELECT MIN(endpoint) FROM messages
+                        WHERE dead_at IS NULL AND endpoint > endpoints.name)
+                FROM endpoints WHERE name IS NOT NULL)
+             SELECT name FROM endpoints WHERE name IS NOT NULL",
+        )?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut first_due = conn.prepare_cached(
+        "SELECT due_at, seq FROM messages
+         WHERE endpoint = ?1 AND dead_at IS NULL AND due_at <= ?2 AND seq <= ?3
+         ORDER BY due_at, seq LIMIT CAST(?4 AS INTEGER)",
+    )?;
+    let mut due: Vec<(i64, i64)> = Vec::new();
+    for endpoint in endpoints.iter().filter(|name| !skip.contains(name)) {
+        let rows = first_due.query_map(params![endpoint, now, bound, to_i64(limit)], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+        for row in rows {
+            due.push(row?);
+        }
+    }
+    due.sort_unstable();
+    Ok(due.into_iter().take(limit).map(|(_, seq)| seq).collect())
+}
+
+/// Claims the messages `seqs` under `token` until `until`.
+fn claim_seqs(
+    conn: &Connection,
+    token: &Lease,
+    until: i64,
+    seqs: &[i64],
+) -> Result<Vec<(i64, StoredMessage)>, Error> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let seqs = serde_json::to_string(seqs).unwrap_or_else(|_| "[]".to_owned());
+    let sql = format!(
+        "UPDATE messages SET lease = ?1, due_at = ?2
+         WHERE seq IN (SELECT value FROM json_each(?3))
+         RETURNING seq, {MESSAGE_COLUMNS}"
+    );
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(params![token.0, until, seqs], |row| {
+            Ok((row.get(0)?, message_from(row, 1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
 }
 
 fn ack(

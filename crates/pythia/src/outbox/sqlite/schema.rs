@@ -7,7 +7,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::outbox::OutboxError;
 
 /// The schema version this build writes. Bump it with a migration step in [`migrate`].
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE messages (
@@ -34,6 +34,12 @@ CREATE TABLE idempotency (
     expires_at INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_expiry ON idempotency (expires_at) WHERE expires_at IS NOT NULL;
+";
+
+/// Version 2: live messages per endpoint, for a claim that skips endpoints to find the others'
+/// messages behind a long run of skipped ones.
+const SCHEMA_V2: &str = "
+CREATE INDEX messages_endpoint_due ON messages (endpoint, due_at, seq) WHERE dead_at IS NULL;
 ";
 
 /// Opens (creating if needed) the outbox file at `path`, durable on commit, with the schema
@@ -98,6 +104,9 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
     if version < 1 {
         tx.execute_batch(SCHEMA_V1).map_err(|e| e.to_string())?;
     }
+    if version < 2 {
+        tx.execute_batch(SCHEMA_V2).map_err(|e| e.to_string())?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(|e| e.to_string())?;
     tx.commit().map_err(|e| e.to_string())
@@ -129,5 +138,41 @@ mod tests {
         assert_eq!(pragma("temp_store"), 2, "temp_store = MEMORY");
         assert_eq!(pragma("cache_size"), -32768, "a page cache of 32 MiB");
         assert_eq!(pragma("user_version"), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_1_file_gains_the_endpoint_index_and_keeps_its_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.execute(
+                "INSERT INTO messages (id, endpoint, payload, headers, created_at, due_at)
+                 VALUES ('msg_1', 'orders', x'7b7d', '{}', 1, 1)",
+                [],
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+
+        let conn = open(&path).unwrap();
+
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let indexed: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_endpoint_due'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexed, 1);
+        let kept: i64 = conn
+            .query_row("SELECT COUNT(*) FROM messages", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(kept, 1);
     }
 }

@@ -121,7 +121,18 @@ impl Drop for Syncer {
     }
 }
 
+/// Counts a sync thread out when it ends, by returning or by a panic, so that once none runs
+/// the writer's answers fail at once instead of waiting for a sync that never comes.
+struct Running<'a>(&'a Shared);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.queue.lock().running -= 1;
+    }
+}
+
 fn run(wal: &Path, shared: &Shared) {
+    let _running = Running(shared);
     let mut log = None;
     loop {
         let commits = {
@@ -130,7 +141,6 @@ fn run(wal: &Path, shared: &Shared) {
                 shared.ready.wait(&mut queue);
             }
             if queue.commits.is_empty() {
-                queue.running -= 1;
                 return;
             }
             std::mem::take(&mut queue.commits)
