@@ -48,8 +48,14 @@ struct State {
     /// a long run of skipped ones here.
     due_per_endpoint: HashMap<String, BTreeSet<Due>>,
     keys: HashMap<String, KeyEntry>,
+    /// Expired keys are dropped at most this often: a key past its time no longer counts
+    /// anyway, so walking all keys on every ack would only cost time.
+    next_purge: Option<SystemTime>,
     next_seq: u64,
 }
+
+/// How often an ack drops the idempotency keys past their retention.
+const PURGE_EVERY: Duration = Duration::from_secs(1);
 
 /// A live message's place in the claim order: due time, sequence, id.
 type Due = (SystemTime, u64, String);
@@ -250,6 +256,10 @@ impl State {
     }
 
     fn purge_keys(&mut self, now: SystemTime) {
+        if self.next_purge.is_some_and(|next| now < next) {
+            return;
+        }
+        self.next_purge = Some(now + PURGE_EVERY);
         self.keys
             .retain(|_, key| key.expires.is_none_or(|expires| expires > now));
     }
