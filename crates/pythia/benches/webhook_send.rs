@@ -51,14 +51,17 @@
 //! The cases run in alternating rounds to share the machine's noise, and their medians are
 //! compared. Every phase is bounded by a count and a time limit (20 s). `PYTHIA_BENCH_MESSAGES`
 //! sets the messages per round of the first two cases (default 100,000: shorter rounds are
-//! dominated by a fresh file's first pages); `PYTHIA_BENCH_ONLY=durable` runs the durable
-//! case alone, printing CPU time and bytes written per message, and any other value of it
-//! skips the broadcast. `PYTHIA_BENCH_PRODUCERS` sets how many producers the durable and
-//! enqueue-only cases run (default 64). Each producer waits for its message to be durable
-//! before it enqueues the next, so with 64 the durable rate is bounded by 64 over the time an
-//! enqueue takes (about 1.9 ms here: queueing at the writer, the batch, the commit, one
-//! `fdatasync`), not by what the outbox can take.
+//! dominated by a fresh file's first pages); `PYTHIA_BENCH_ONLY=durable` runs the in-memory
+//! and durable cases alone, round by round, printing their ratio, the CPU time per message of
+//! each and the bytes the durable one writes; any other value of it skips the broadcast.
+//! `PYTHIA_BENCH_PRODUCERS` sets how many producers the durable and enqueue-only cases run
+//! (default 64). Each producer waits for its message to be durable before it enqueues the
+//! next, so with 64 the durable rate is bounded by 64 over the time an enqueue takes (about
+//! 1.9 ms here: queueing at the writer, the batch, the commit, one `fdatasync`); on two cores
+//! it is bounded by CPU time too. `PYTHIA_BENCH_MEMORY_OUTBOX` (any value) runs the durable
+//! case on a `MemoryOutbox` instead, for the cost of the dispatcher and its queue alone.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -245,7 +248,7 @@ fn fresh_outbox() -> (tempfile::TempDir, SqliteOutbox) {
     (dir, outbox)
 }
 
-fn dispatcher(outbox: &SqliteOutbox, sender: &WebhookSender) -> Dispatcher {
+fn dispatcher(outbox: &Arc<dyn Outbox>, sender: &WebhookSender) -> Dispatcher {
     Dispatcher::builder(outbox.clone(), sender.clone())
         .concurrency(DISPATCH_SLOTS)
         .per_endpoint_concurrency(DISPATCH_SLOTS)
@@ -255,6 +258,7 @@ fn dispatcher(outbox: &SqliteOutbox, sender: &WebhookSender) -> Dispatcher {
 /// Enqueues only, no dispatcher running: messages accepted (durable) per second.
 async fn enqueue_only(sender: &WebhookSender, body: &Bytes, n: usize) -> Run {
     let (_dir, outbox) = fresh_outbox();
+    let outbox: Arc<dyn Outbox> = Arc::new(outbox);
     let queue = dispatcher(&outbox, sender).queue();
     let body = body.clone();
     drive(producers(), n, phase_deadline(), move || {
@@ -268,6 +272,11 @@ async fn enqueue_only(sender: &WebhookSender, body: &Bytes, n: usize) -> Run {
 /// receiver, elapsed runs from the first enqueue to the last arrival.
 async fn durable(sender: &WebhookSender, server: &TestServer, body: &Bytes, n: usize) -> Run {
     let (_dir, outbox) = fresh_outbox();
+    let outbox: Arc<dyn Outbox> = if std::env::var_os("PYTHIA_BENCH_MEMORY_OUTBOX").is_some() {
+        Arc::new(pythia::outbox::MemoryOutbox::new())
+    } else {
+        Arc::new(outbox)
+    };
     let dispatcher = dispatcher(&outbox, sender);
     let queue = dispatcher.queue();
     let stop = CancellationToken::new();
@@ -310,8 +319,8 @@ async fn durable(sender: &WebhookSender, server: &TestServer, body: &Bytes, n: u
 /// What the process has spent so far: CPU time in clock ticks (10 ms) under the empty name
 /// (the whole process, exited threads included) and under each thread's name (summed over the
 /// live threads of that name), and the counters of `/proc/self/io` under `io:` names.
-fn thread_cpu() -> std::collections::HashMap<String, u64> {
-    let mut spent = std::collections::HashMap::new();
+fn thread_cpu() -> HashMap<String, u64> {
+    let mut spent = HashMap::new();
     if let Some((_, ticks)) = stat_ticks("/proc/self/stat") {
         spent.insert(String::new(), ticks);
     }
@@ -398,32 +407,7 @@ async fn throughput(body: &Bytes) {
     durable(&sender, &server, body, WARM_UP).await;
 
     if std::env::var("PYTHIA_BENCH_ONLY").is_ok_and(|only| only == "durable") {
-        // For profiling the durable path alone.
-        for round in 0..ROUNDS {
-            let before = thread_cpu();
-            let d = check(durable(&sender, &server, body, count).await, "durable");
-            let after = thread_cpu();
-            #[allow(clippy::cast_precision_loss)]
-            let per = |name: &str| {
-                let spent = after.get(name).unwrap_or(&0) - before.get(name).unwrap_or(&0);
-                spent as f64 * 10_000.0 / count as f64
-            };
-            let (all, workers) = (per(""), per("tokio-rt-worker"));
-            println!(
-                "round {round}: durable {d:>6.0}/s; cpu per message {all:.1} us: runtime \
-                 workers {workers:.1} us, the rest (the outbox threads) {:.1} us",
-                all - workers
-            );
-            let bytes = |key: &str| {
-                let spent = after.get(key).unwrap_or(&0) - before.get(key).unwrap_or(&0);
-                spent as f64 / count as f64
-            };
-            println!(
-                "  per message: {:.0} bytes written by syscalls, {:.0} bytes to storage",
-                bytes("io:wchar"),
-                bytes("io:write_bytes")
-            );
-        }
+        durable_alone(&sender, &server, body, count).await;
         return;
     }
     let mut rates: [Vec<f64>; 5] = Default::default();
@@ -474,6 +458,46 @@ async fn throughput(body: &Bytes) {
         "  connections accepted:         {:>7}",
         server.connections()
     );
+}
+
+/// `PYTHIA_BENCH_ONLY=durable`: the durable case against the in-memory one, round by round,
+/// with the CPU time each takes per message (the durable one split between the runtime's
+/// workers and the outbox's threads) and what the durable one writes.
+async fn durable_alone(sender: &WebhookSender, server: &TestServer, body: &Bytes, count: usize) {
+    #[allow(clippy::cast_precision_loss)]
+    let per_message = |before: &HashMap<String, u64>, after: &HashMap<String, u64>, key: &str| {
+        let spent = after.get(key).unwrap_or(&0) - before.get(key).unwrap_or(&0);
+        spent as f64 / count as f64
+    };
+    let tick_us = 10_000.0;
+    let mut ratios = Vec::new();
+    for round in 0..ROUNDS {
+        let before = thread_cpu();
+        let m = check(in_memory(sender, body, count).await, "in memory");
+        let between = thread_cpu();
+        let connections = server.connections();
+        let d = check(durable(sender, server, body, count).await, "durable");
+        let after = thread_cpu();
+        let memory_cpu = per_message(&before, &between, "") * tick_us;
+        let all = per_message(&between, &after, "") * tick_us;
+        let workers = per_message(&between, &after, "tokio-rt-worker") * tick_us;
+        println!(
+            "round {round}: in memory {m:>6.0}/s, {memory_cpu:.1} us cpu per message; durable \
+             {d:>6.0}/s = {:.3}, {all:.1} us cpu per message: runtime workers {workers:.1} \
+             us, the rest (the outbox threads) {:.1} us",
+            d / m,
+            all - workers
+        );
+        println!(
+            "  durable, per message: {:.0} bytes written by syscalls, {:.0} bytes to storage; \
+             {} connections opened",
+            per_message(&between, &after, "io:wchar"),
+            per_message(&between, &after, "io:write_bytes"),
+            server.connections() - connections
+        );
+        ratios.push(d / m);
+    }
+    println!("  median ratio durable / in memory: {:.3}", median(ratios));
 }
 
 fn verdict(met: bool) -> &'static str {

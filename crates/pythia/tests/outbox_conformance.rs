@@ -48,7 +48,9 @@ async fn embedded_outboxes_claim_at_enqueue() {
 
 /// A claim that skips an endpoint finds another endpoint's messages behind the skipped one's
 /// backlog, however long it is: within the window of `SKIP_WINDOW` it looks through in claim
-/// order, and beyond it through each endpoint's own order, oldest first either way.
+/// order, and beyond it through each endpoint's own order, oldest first either way. With more
+/// than `SKIP_WINDOW` endpoints holding messages the SQLite outbox looks through the window
+/// first, with fewer it goes straight to the endpoints' own orders: both ways are run.
 #[tokio::test]
 async fn embedded_outboxes_find_other_endpoints_behind_a_skipped_backlog() {
     use pythia::outbox::{NewMessage, Outbox, SKIP_WINDOW};
@@ -56,7 +58,15 @@ async fn embedded_outboxes_find_other_endpoints_behind_a_skipped_backlog() {
 
     const LIMIT: usize = 10;
 
-    async fn found_behind_a_backlog(outbox: impl Outbox) -> Vec<String> {
+    async fn found_behind_a_backlog(outbox: impl Outbox, quiet: usize) -> Vec<String> {
+        // Endpoints holding a message due only tomorrow.
+        let tomorrow = pythia::outbox::now() + Duration::from_secs(24 * 3600);
+        let quiet_ones = (0..quiet).map(|i| {
+            let mut message = NewMessage::new(format!("quiet-{i:04}"), "later");
+            message.not_before = Some(tomorrow);
+            message
+        });
+        outbox.enqueue_batch(quiet_ones.collect()).await.unwrap();
         let stuck = |count: usize| -> Vec<NewMessage> {
             (0..count)
                 .map(|i| NewMessage::new("stuck", i.to_string()))
@@ -85,7 +95,7 @@ async fn embedded_outboxes_find_other_endpoints_behind_a_skipped_backlog() {
         let stats = outbox.stats(None).await.unwrap();
         assert_eq!(
             stats.depth(),
-            u64::try_from(within + 23).unwrap(),
+            u64::try_from(within + 23 + quiet).unwrap(),
             "nothing is lost"
         );
         assert!(
@@ -103,15 +113,21 @@ async fn embedded_outboxes_find_other_endpoints_behind_a_skipped_backlog() {
     }
 
     let all = ["within", "beyond", "last"];
-    assert_eq!(
-        found_behind_a_backlog(MemoryOutbox::new()).await,
-        all,
-        "memory"
-    );
-    #[cfg(feature = "sqlite")]
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = pythia::outbox::SqliteOutbox::open(dir.path().join("o.db")).unwrap();
-        assert_eq!(found_behind_a_backlog(sqlite).await, all, "sqlite");
+    for quiet in [0, SKIP_WINDOW + 1] {
+        assert_eq!(
+            found_behind_a_backlog(MemoryOutbox::new(), quiet).await,
+            all,
+            "memory, {quiet} quiet endpoints"
+        );
+        #[cfg(feature = "sqlite")]
+        {
+            let dir = tempfile::tempdir().unwrap();
+            let sqlite = pythia::outbox::SqliteOutbox::open(dir.path().join("o.db")).unwrap();
+            assert_eq!(
+                found_behind_a_backlog(sqlite, quiet).await,
+                all,
+                "sqlite, {quiet} quiet endpoints"
+            );
+        }
     }
 }

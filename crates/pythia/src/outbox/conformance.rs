@@ -41,6 +41,7 @@ pub const CASES: &[&str] = &[
     "settling_an_unknown_message_is_an_error",
     "enqueue_claimed_stores_the_message_under_a_lease",
     "enqueue_claimed_claims_neither_a_duplicate_nor_a_later_message",
+    "a_claim_taken_at_enqueue_is_settled_like_any_other",
 ];
 
 /// Runs every case in [`CASES`], each against a fresh outbox from `make`.
@@ -86,6 +87,7 @@ pub async fn run_case(name: &str, outbox: impl Outbox) {
         "enqueue_claimed_claims_neither_a_duplicate_nor_a_later_message" => {
             enqueue_claimed_refusals(o).await
         }
+        "a_claim_taken_at_enqueue_is_settled_like_any_other" => settled_after_claim(o).await,
         other => panic!("no conformance case named {other}"),
     }
 }
@@ -582,5 +584,96 @@ async fn enqueue_claimed_refusals(o: &impl Outbox) {
         o.stats(None).await.unwrap().pending,
         1,
         "the later message waits"
+    );
+}
+
+/// The claim of a message stored with [`Outbox::enqueue_claimed`], or (for an outbox that does
+/// not claim at enqueue) its first claim.
+async fn held(o: &impl Outbox, message: NewMessage) -> super::Claimed {
+    let (enqueued, claimed) = o.enqueue_claimed(message, LONG).await.unwrap();
+    let claimed = match claimed {
+        Some(claimed) => claimed,
+        None => o
+            .claim(1, LONG)
+            .await
+            .unwrap()
+            .pop()
+            .expect("the message is due"),
+    };
+    assert_eq!(claimed.message.id, enqueued.id);
+    claimed
+}
+
+/// A message claimed as it is stored is acked, refused, rescheduled, dead-lettered and replayed
+/// as one claimed later is, and its id turns a repeat away while it is held.
+async fn settled_after_claim(o: &impl Outbox) {
+    let acked = held(o, NewMessage::new("orders", "1")).await;
+    let retried = held(o, NewMessage::new("orders", "2")).await;
+    let dead = held(o, NewMessage::new("orders", "3")).await;
+    let explicit = held(o, NewMessage::new("orders", "4").id("order-4")).await;
+
+    let wrong = super::Lease("not-the-lease".to_owned());
+    let refused = o.ack(&acked.message.id, &wrong).await;
+    assert!(
+        matches!(refused, Err(OutboxError::LeaseLost(_))),
+        "got {refused:?}"
+    );
+    o.ack(&acked.message.id, &acked.lease).await.unwrap();
+    let again = o.ack(&acked.message.id, &acked.lease).await;
+    assert!(
+        matches!(again, Err(OutboxError::NotFound(_))),
+        "got {again:?}"
+    );
+
+    let repeat = |id: &str| NewMessage::new("orders", "again").id(id);
+    let twice = o.enqueue(repeat(&retried.message.id)).await.unwrap();
+    assert!(
+        twice.duplicate,
+        "a held message's new id turns a repeat away"
+    );
+    let twice = o.enqueue(repeat("order-4")).await.unwrap();
+    assert!(twice.duplicate, "so does an explicit one");
+
+    o.reschedule(
+        &retried.message.id,
+        &retried.lease,
+        past(),
+        true,
+        Some("boom"),
+    )
+    .await
+    .unwrap();
+    let due = o.claim(10, LONG).await.unwrap();
+    assert_eq!(
+        due.len(),
+        1,
+        "the rescheduled message is due, the others held"
+    );
+    assert_eq!(due[0].message.id, retried.message.id);
+    assert_eq!(due[0].message.attempts, 1);
+    assert_eq!(due[0].message.last_error.as_deref(), Some("boom"));
+
+    o.dead_letter(&dead.message.id, &dead.lease, "gone")
+        .await
+        .unwrap();
+    let letters = o.dead_letters(10).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].message.id, dead.message.id);
+    assert_eq!(letters[0].reason, "gone");
+    let replayed = o
+        .replay(Replay::Ids(vec![dead.message.id.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(replayed, 1);
+    let due = o.claim(10, LONG).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].message.id, dead.message.id);
+
+    o.ack(&explicit.message.id, &explicit.lease).await.unwrap();
+    let stats = o.stats(None).await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.in_flight, stats.dead),
+        (0, 2, 0),
+        "the rescheduled and the replayed messages are held, nothing else is left"
     );
 }

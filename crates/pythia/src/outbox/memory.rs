@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 
 use super::{
-    claim_window, clock, Claimed, DeadLetter, Enqueued, Lease, NewMessage, Outbox, OutboxError,
-    OutboxStats, Replay, StoredMessage, DEFAULT_IDEMPOTENCY_RETENTION,
+    clock, Claimed, DeadLetter, Enqueued, Lease, NewMessage, Outbox, OutboxError, OutboxStats,
+    Replay, StoredMessage, DEFAULT_IDEMPOTENCY_RETENTION,
 };
 use crate::message::new_message_id;
 
@@ -44,9 +44,12 @@ struct State {
     messages: HashMap<String, Entry>,
     /// Live messages by (due time, sequence): the claim order.
     due: BTreeSet<Due>,
-    /// The same, per endpoint: a claim that skips endpoints finds the others' messages behind
-    /// a long run of skipped ones here.
+    /// The same, per endpoint: a claim that skips endpoints takes the others' messages from
+    /// here, never looking at a skipped endpoint's.
     due_per_endpoint: HashMap<String, BTreeSet<Due>>,
+    /// The first place of each endpoint in `due_per_endpoint`, with its endpoint: the
+    /// endpoints in the order of their oldest message.
+    heads: BTreeSet<(Due, String)>,
     keys: HashMap<String, KeyEntry>,
     /// Expired keys are dropped at most this often: a key past its time no longer counts
     /// anyway, so walking all keys on every ack would only cost time.
@@ -163,18 +166,36 @@ impl State {
     }
 
     fn index(&mut self, endpoint: &str, place: Due) {
-        self.due_per_endpoint
+        let places = self
+            .due_per_endpoint
             .entry(endpoint.to_owned())
-            .or_default()
-            .insert(place.clone());
+            .or_default();
+        let head = places.first().cloned();
+        places.insert(place.clone());
+        if head.as_ref().is_none_or(|head| place < *head) {
+            if let Some(head) = head {
+                self.heads.remove(&(head, endpoint.to_owned()));
+            }
+            self.heads.insert((place.clone(), endpoint.to_owned()));
+        }
         self.due.insert(place);
     }
 
     fn unindex(&mut self, endpoint: &str, place: &Due) {
         self.due.remove(place);
-        if let Some(places) = self.due_per_endpoint.get_mut(endpoint) {
-            places.remove(place);
-            if places.is_empty() {
+        let Some(places) = self.due_per_endpoint.get_mut(endpoint) else {
+            return;
+        };
+        if !places.remove(place) || places.first().is_some_and(|head| head < place) {
+            return;
+        }
+        // `place` was the endpoint's head.
+        self.heads.remove(&(place.clone(), endpoint.to_owned()));
+        match places.first() {
+            Some(next) => {
+                self.heads.insert((next.clone(), endpoint.to_owned()));
+            }
+            None => {
                 self.due_per_endpoint.remove(endpoint);
             }
         }
@@ -210,49 +231,40 @@ impl State {
     }
 
     /// The ids of up to `limit` messages due at `now`, oldest first, not addressed to `skip`.
-    /// The claim order is looked through for a window; only when that is full of skipped
-    /// messages are the other endpoints' own orders merged.
+    /// Without `skip` they are the first of the claim order. With it they come from the other
+    /// endpoints' own orders: the endpoints are taken by their oldest message, the skipped
+    /// ones passed over, so that a claim never reads a skipped endpoint's backlog.
     fn due_ids(&self, now: SystemTime, limit: usize, skip: &[String]) -> Vec<String> {
-        let window = claim_window(limit, !skip.is_empty());
-        let seen: Vec<&Due> = self
-            .due
-            .iter()
-            .take_while(|(due, _, _)| *due <= now)
-            .take(window)
-            .collect();
-        let mut ids: Vec<String> = seen
-            .iter()
-            .filter(|(_, _, id)| !skip.contains(&self.messages[id].message.endpoint))
-            .take(limit)
-            .map(|(_, _, id)| id.clone())
-            .collect();
-        if ids.len() == limit || seen.len() < window {
-            return ids;
+        let due_now = |(due, _, _): &&Due| *due <= now;
+        if skip.is_empty() {
+            return self
+                .due
+                .iter()
+                .take_while(due_now)
+                .take(limit)
+                .map(|(_, _, id)| id.clone())
+                .collect();
         }
-        // Past the window every message is newer than those seen, so the other endpoints'
-        // first due messages beyond it come next, in order.
-        let last = seen.last().copied().cloned();
-        let mut rest: Vec<&Due> = self
-            .due_per_endpoint
+        // Only an endpoint whose oldest message is among the first `limit` heads of the others
+        // can hold one of the first `limit` messages due: each head before it is older.
+        let mut due: Vec<&Due> = self
+            .heads
             .iter()
-            .filter(|(endpoint, _)| !skip.contains(endpoint))
-            .flat_map(|(_, places)| {
-                let beyond = last.clone().map_or(std::ops::Bound::Unbounded, |last| {
-                    std::ops::Bound::Excluded(last)
-                });
-                places
-                    .range((beyond, std::ops::Bound::Unbounded))
-                    .take_while(|(due, _, _)| *due <= now)
+            .take_while(|(head, _)| head.0 <= now)
+            .filter(|(_, endpoint)| !skip.contains(endpoint))
+            .take(limit)
+            .flat_map(|(_, endpoint)| {
+                self.due_per_endpoint[endpoint]
+                    .iter()
+                    .take_while(due_now)
                     .take(limit)
             })
             .collect();
-        rest.sort_unstable();
-        ids.extend(
-            rest.into_iter()
-                .take(limit - ids.len())
-                .map(|(_, _, id)| id.clone()),
-        );
-        ids
+        due.sort_unstable();
+        due.into_iter()
+            .take(limit)
+            .map(|(_, _, id)| id.clone())
+            .collect()
     }
 
     fn purge_keys(&mut self, now: SystemTime) {
@@ -461,5 +473,95 @@ impl Outbox for MemoryOutbox {
             state.index(&endpoint, (now, seq, id.clone()));
         }
         Ok(ids.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    /// A small deterministic generator, so that a failing sequence can be run again.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    /// What a claim skipping `skip` must take: the first due messages of the claim order that
+    /// are not addressed to a skipped endpoint.
+    fn expected(state: &State, now: SystemTime, limit: usize, skip: &[String]) -> Vec<String> {
+        state
+            .due
+            .iter()
+            .take_while(|(due, _, _)| *due <= now)
+            .filter(|(_, _, id)| !skip.contains(&state.messages[id].message.endpoint))
+            .take(limit)
+            .map(|(_, _, id)| id.clone())
+            .collect()
+    }
+
+    fn heads_are_each_endpoints_oldest(state: &State) {
+        let heads: BTreeSet<(Due, String)> = state
+            .due_per_endpoint
+            .iter()
+            .map(|(endpoint, places)| (places.first().unwrap().clone(), endpoint.clone()))
+            .collect();
+        assert_eq!(state.heads, heads);
+        assert!(state
+            .due_per_endpoint
+            .values()
+            .all(|places| !places.is_empty()));
+    }
+
+    #[test]
+    fn claims_that_skip_take_the_others_oldest_first_through_any_changes() {
+        let at = |seconds: u64| UNIX_EPOCH + Duration::from_secs(1_000_000 + seconds);
+        let endpoints: Vec<String> = (0..5).map(|n| format!("e{n}")).collect();
+        for seed in 0..20 {
+            let mut rng = Lcg(seed);
+            let mut state = State::default();
+            let mut ids = Vec::new();
+            for step in 0..400 {
+                match rng.below(10) {
+                    0..=4 => {
+                        let endpoint = &endpoints[rng.below(5) as usize];
+                        let mut message = NewMessage::new(endpoint.as_str(), "{}");
+                        message.not_before = Some(at(rng.below(100)));
+                        ids.push(state.enqueue(message, at(0)).id);
+                    }
+                    5 | 6 if !ids.is_empty() => {
+                        let id = ids[rng.below(ids.len() as u64) as usize].clone();
+                        state.set_due(&id, Some(at(rng.below(100))));
+                    }
+                    7 if !ids.is_empty() => {
+                        let id = ids.swap_remove(rng.below(ids.len() as u64) as usize);
+                        state.remove(&id);
+                    }
+                    _ => {
+                        let skip: Vec<String> = endpoints
+                            .iter()
+                            .filter(|_| rng.below(2) == 0)
+                            .cloned()
+                            .collect();
+                        let limit = 1 + rng.below(12) as usize;
+                        let now = at(rng.below(110));
+                        assert_eq!(
+                            state.due_ids(now, limit, &skip),
+                            expected(&state, now, limit, &skip),
+                            "seed {seed}, step {step}, skipping {skip:?}, limit {limit}"
+                        );
+                    }
+                }
+                heads_are_each_endpoints_oldest(&state);
+            }
+        }
     }
 }
