@@ -1,5 +1,7 @@
 //! Through a real SQLite file, a real `WebhookSender` and a real server: an idempotency key
-//! enqueued twice is delivered once, and a dead letter replayed is delivered with its id.
+//! enqueued twice is delivered once, a dead letter replayed is delivered with its id, and a
+//! webhook handed from the dispatcher's queue straight to its attempts is delivered even when
+//! the caller stops waiting halfway (the hand-over finishes without it).
 #![cfg(feature = "sqlite")]
 
 use std::time::Duration;
@@ -12,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 /// A generous bound for a real-clock wait; the test fails rather than hangs.
 const PATIENCE: Duration = Duration::from_secs(20);
+/// Sends abandoned by their callers in the hand-over test.
+const SENDS: usize = 50;
 
 fn sender_for(server: &TestServer) -> WebhookSender {
     let config = WebhookConfig::builder()
@@ -103,4 +107,54 @@ async fn a_dead_letter_replayed_is_delivered_with_its_id() {
         .collect();
     assert_eq!(ids, vec![enqueued.id.clone(), enqueued.id]);
     assert_eq!(outbox.stats(None).await.unwrap().dead, 0);
+}
+
+#[tokio::test]
+async fn sends_abandoned_by_their_callers_are_still_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = SqliteOutbox::open(dir.path().join("outbox.db")).unwrap();
+    let server = TestServer::start().await;
+    server.route("/hook", Route::reply(Reply::ok()));
+    let dispatcher = Dispatcher::builder(outbox.clone(), sender_for(&server))
+        .concurrency(4)
+        .build();
+    let queue = dispatcher.queue();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(dispatcher.run_until(stop.clone().cancelled_owned()));
+
+    // Once the dispatcher runs, its queue hands fresh messages over.
+    queue.send("partner", "{}").await.unwrap();
+    tokio::time::timeout(PATIENCE, server.wait_for_hits("/hook", 1))
+        .await
+        .expect("the dispatcher runs");
+
+    let mut abandoned = 0;
+    for n in 0..SENDS {
+        // Polled once (the message goes to the writer), then dropped while it waits.
+        let mut send = std::pin::pin!(queue.send("partner", format!(r#"{{"n":{n}}}"#)));
+        if futures::poll!(send.as_mut()).is_pending() {
+            abandoned += 1;
+        }
+    }
+    tokio::time::timeout(PATIENCE, server.wait_for_hits("/hook", SENDS + 1))
+        .await
+        .expect("every message is delivered, abandoned or not");
+    until(async || outbox.stats(None).await.unwrap().depth() == 0).await;
+    let after = queue.send("partner", "{}").await.unwrap();
+    tokio::time::timeout(PATIENCE, server.wait_for_hits("/hook", SENDS + 2))
+        .await
+        .expect("the queue still hands over");
+    stop.cancel();
+    running.await.unwrap();
+
+    assert!(
+        abandoned > SENDS / 2,
+        "only {abandoned} sends were still waiting for the disk when dropped"
+    );
+    let requests = server.requests_to("/hook");
+    assert_eq!(requests.len(), SENDS + 2, "each message once");
+    assert_eq!(
+        requests.last().unwrap().header("webhook-id"),
+        Some(after.id.as_str())
+    );
 }
