@@ -1,5 +1,6 @@
 //! A SQLite outbox opened with `release_leases_on_open` makes the messages an earlier process
 //! had claimed due at once; opened without it, they wait for their leases to end.
+#![cfg(feature = "sqlite")]
 
 use std::time::Duration;
 

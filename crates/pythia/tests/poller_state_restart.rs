@@ -1,4 +1,5 @@
 //! Validators, cursor and seen keys survive a restart of the poller with a state file.
+#![cfg(feature = "sqlite")]
 
 #[path = "poller_support/mod.rs"]
 mod support;
