@@ -38,8 +38,8 @@ pub use sqlite::{SqliteOutbox, SqliteOutboxBuilder};
 pub const DEFAULT_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// How many due messages beyond its limit a claim that skips endpoints looks through in claim
-/// order, in the SQLite and Redis outboxes, before the SQLite one looks per endpoint (see
-/// [`Outbox::claim_except`]).
+/// order: in the Redis outbox always, in the SQLite outbox when more endpoints than this hold
+/// messages (see [`Outbox::claim_except`]).
 pub const SKIP_WINDOW: usize = 1000;
 
 /// How many due messages a claim for `limit` looks through: `limit` alone, or `limit` plus
@@ -307,12 +307,13 @@ pub trait Outbox: Send + Sync + 'static {
     /// endpoint's backlog does not fill every claim.
     ///
     /// The memory outbox takes the other endpoints' messages from their own orders and never
-    /// reads a skipped one's. The SQLite and Redis outboxes look through at most `limit` +
-    /// [`SKIP_WINDOW`] due messages in claim order, so that a skipped endpoint's backlog does
-    /// not make every claim read all of it. When those are all skipped, the SQLite outbox goes
-    /// on through each other endpoint's own due messages, so that nothing waits behind the
-    /// backlog; the Redis outbox stops at the window, and a message behind more than that many
-    /// skipped ones waits until they move.
+    /// reads a skipped one's; so does the SQLite outbox while at most [`SKIP_WINDOW`]
+    /// endpoints hold messages (one index seek each). With more, it and the Redis outbox look
+    /// through at most `limit` + [`SKIP_WINDOW`] due messages in claim order, so that a
+    /// skipped endpoint's backlog does not make every claim read all of it. When those are all
+    /// skipped, the SQLite outbox goes on through each other endpoint's own due messages, so
+    /// that nothing waits behind the backlog; the Redis outbox stops at the window, and a
+    /// message behind more than that many skipped ones waits until they move.
     ///
     /// The provided implementation ignores `skip_endpoints` and calls `claim`; a dispatcher
     /// then hands skipped messages back itself. Implementations should filter in the store.
