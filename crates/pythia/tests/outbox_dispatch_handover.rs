@@ -18,12 +18,15 @@ use support::{delivered, drained, eventually, FakeSender, Running, Step};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-/// A memory outbox that counts its claims and the messages they returned.
+/// A memory outbox that counts its claims and the messages they returned, and its enqueues
+/// made claimed. With `plain`, it says it cannot claim on enqueue, like the Redis outbox.
 #[derive(Clone, Default)]
 struct Counting {
     inner: MemoryOutbox,
     claims: Arc<AtomicUsize>,
     claimed: Arc<AtomicUsize>,
+    enqueued_claimed: Arc<AtomicUsize>,
+    plain: bool,
 }
 
 #[async_trait]
@@ -34,11 +37,15 @@ impl Outbox for Counting {
     async fn enqueue_batch(&self, messages: Vec<NewMessage>) -> Result<Vec<Enqueued>, OutboxError> {
         self.inner.enqueue_batch(messages).await
     }
+    fn claims_on_enqueue(&self) -> bool {
+        !self.plain && self.inner.claims_on_enqueue()
+    }
     async fn enqueue_claimed(
         &self,
         message: NewMessage,
         lease: Duration,
     ) -> Result<(Enqueued, Option<Claimed>), OutboxError> {
+        self.enqueued_claimed.fetch_add(1, Ordering::SeqCst);
         self.inner.enqueue_claimed(message, lease).await
     }
     async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, OutboxError> {
@@ -109,6 +116,35 @@ async fn a_fresh_message_goes_from_the_queue_to_its_attempt_without_a_claim() {
         0,
         "the message was handed over, not claimed"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outbox_that_cannot_claim_on_enqueue_gets_its_messages_claimed() {
+    let outbox = Counting {
+        plain: true,
+        ..Counting::default()
+    };
+    let sender = always_delivers();
+    let (running, queue) = Running::start(Dispatcher::builder(outbox.clone(), sender.clone()));
+    let claims = outbox.claims.clone();
+    eventually(MINUTE, || claims.load(Ordering::SeqCst) > 0).await;
+
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(queue.send("orders", format!("{n}")).await.unwrap().id);
+    }
+    drained(&outbox, MINUTE).await;
+    running.stop().await;
+
+    for id in &ids {
+        assert_eq!(sender.attempts_of(id).len(), 1, "{id} delivered once");
+    }
+    assert_eq!(
+        outbox.enqueued_claimed.load(Ordering::SeqCst),
+        0,
+        "no enqueue asked for a claim the outbox cannot give"
+    );
+    assert_eq!(outbox.claimed.load(Ordering::SeqCst), 3, "each was claimed");
 }
 
 #[tokio::test(start_paused = true)]

@@ -293,6 +293,10 @@ impl Outbox for MemoryOutbox {
             .collect())
     }
 
+    fn claims_on_enqueue(&self) -> bool {
+        true
+    }
+
     async fn enqueue_claimed(
         &self,
         message: NewMessage,

@@ -299,6 +299,14 @@ pub trait Outbox: Send + Sync + 'static {
         Ok((self.enqueue(message).await?, None))
     }
 
+    /// Whether [`enqueue_claimed`](Outbox::enqueue_claimed) can return a claim: an
+    /// implementation that overrides it says `true`. A dispatcher's queue takes the short way
+    /// to the attempt only then, and otherwise stores the message due and wakes the
+    /// dispatcher. Default: `false`.
+    fn claims_on_enqueue(&self) -> bool {
+        false
+    }
+
     /// Claims up to `limit` due messages for `lease` time, oldest due first.
     async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, OutboxError>;
 
@@ -383,6 +391,10 @@ impl<T: Outbox + ?Sized> Outbox for std::sync::Arc<T> {
         lease: Duration,
     ) -> Result<(Enqueued, Option<Claimed>), OutboxError> {
         (**self).enqueue_claimed(message, lease).await
+    }
+
+    fn claims_on_enqueue(&self) -> bool {
+        (**self).claims_on_enqueue()
     }
 
     async fn claim(&self, limit: usize, lease: Duration) -> Result<Vec<Claimed>, OutboxError> {

@@ -225,6 +225,10 @@ impl Outbox for SqliteOutbox {
         }
     }
 
+    fn claims_on_enqueue(&self) -> bool {
+        true
+    }
+
     async fn enqueue_claimed(
         &self,
         message: NewMessage,

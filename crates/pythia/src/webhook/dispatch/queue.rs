@@ -143,11 +143,14 @@ impl WebhookQueue {
         wake: Arc<Notify>,
         handover: Handover,
     ) -> Self {
+        // An outbox that cannot claim on enqueue has no short way: its messages are stored
+        // due, and the dispatcher woken to claim them.
+        let handover = outbox.claims_on_enqueue().then_some(handover);
         WebhookQueue {
             outbox,
             deliver: Some(deliver),
             wake: Some(wake),
-            handover: Some(handover),
+            handover,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
         }
     }
