@@ -267,6 +267,17 @@ impl State {
             .collect()
     }
 
+    /// Removes a delivered message; its idempotency key, if any, is kept for the retention.
+    fn ack(&mut self, id: &str, lease: &Lease, now: SystemTime) -> Result<(), OutboxError> {
+        self.leased(id, lease)?;
+        let entry = self.remove(id).expect("checked above");
+        let expires = now + self.retention();
+        if let Some(key) = entry.key.and_then(|key| self.keys.get_mut(&key)) {
+            key.expires = Some(expires);
+        }
+        Ok(())
+    }
+
     fn purge_keys(&mut self, now: SystemTime) {
         if self.next_purge.is_some_and(|next| now < next) {
             return;
@@ -355,15 +366,21 @@ impl Outbox for MemoryOutbox {
     async fn ack(&self, id: &str, lease: &Lease) -> Result<(), OutboxError> {
         let now = clock::now();
         let mut state = self.state.lock();
-        state.leased(id, lease)?;
-
-        let entry = state.remove(id).expect("checked above");
-        let expires = now + state.retention();
-        if let Some(key) = entry.key.and_then(|key| state.keys.get_mut(&key)) {
-            key.expires = Some(expires);
-        }
+        let acked = state.ack(id, lease, now);
         state.purge_keys(now);
-        Ok(())
+        acked
+    }
+
+    /// Every ack under one lock.
+    async fn ack_batch(&self, acks: &[(&str, &Lease)]) -> Vec<Result<(), OutboxError>> {
+        let now = clock::now();
+        let mut state = self.state.lock();
+        let acked = acks
+            .iter()
+            .map(|(id, lease)| state.ack(id, lease, now))
+            .collect();
+        state.purge_keys(now);
+        acked
     }
 
     async fn reschedule(
