@@ -361,6 +361,15 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// The lowest and highest of `values`.
+fn spread(values: &[f64]) -> (f64, f64) {
+    values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), value| {
+            (low.min(*value), high.max(*value))
+        })
+}
+
 fn messages_per_round() -> usize {
     std::env::var("PYTHIA_BENCH_MESSAGES")
         .ok()
@@ -433,6 +442,10 @@ async fn throughput(body: &Bytes) {
         }
     }
 
+    // The ratio of each round too: the machine's speed moves between rounds, and the spread
+    // says how far one median can be trusted.
+    let round_ratios: Vec<f64> = rates[4].iter().zip(&rates[2]).map(|(d, m)| d / m).collect();
+    let (low, high) = spread(&round_ratios);
     let [h, r, m, e, d] = rates.map(median);
     println!(
         "webhook_send: 1 KiB JSON, {IN_FLIGHT} in flight, {count} per round, median of {ROUNDS}"
@@ -455,6 +468,7 @@ async fn throughput(body: &Bytes) {
         d / m,
         verdict(d / m >= 0.5)
     );
+    println!("  durable / in memory by round: {low:.3} to {high:.3}");
     println!(
         "  connections accepted:         {:>7}",
         server.connections()
@@ -498,7 +512,11 @@ async fn durable_alone(sender: &WebhookSender, server: &TestServer, body: &Bytes
         );
         ratios.push(d / m);
     }
-    println!("  median ratio durable / in memory: {:.3}", median(ratios));
+    let (low, high) = spread(&ratios);
+    println!(
+        "  median ratio durable / in memory: {:.3} (rounds {low:.3} to {high:.3})",
+        median(ratios)
+    );
 }
 
 fn verdict(met: bool) -> &'static str {
