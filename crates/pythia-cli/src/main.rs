@@ -4,10 +4,7 @@
 
 mod cli;
 mod commands;
-// Parts of the daemon are wired in as the library lands; until then some are unused.
-#[allow(dead_code)]
 mod config;
-#[allow(dead_code)]
 mod daemon;
 mod logging;
 

@@ -113,8 +113,13 @@ fn route(section: &RouteSection, endpoints: &Endpoints) -> Route {
     route
 }
 
-/// What a source needs, copied out of the configuration.
+/// What a source needs, copied out of the configuration. A build without broker features
+/// reads only `kind`, to say which feature the source needs.
 #[derive(Clone)]
+#[cfg_attr(
+    not(any(feature = "redis", feature = "nats", feature = "rabbitmq")),
+    allow(dead_code)
+)]
 struct SourceSpec {
     kind: String,
     url: String,
