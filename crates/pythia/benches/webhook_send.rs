@@ -42,23 +42,27 @@
 //! The whole process runs under mimalloc, as the `pythia` binary built with its `mimalloc`
 //! feature does. Under glibc's allocator the worker threads wait on each other's frees, which
 //! costs sends far more than a bare client (send / hyper 0.75), while the durable rate stays
-//! about the same (48,000/s against 49,000/s here), so that its ratio is higher (0.53).
+//! about the same (48,000/s against 49,000/s on one build machine), so that its ratio is higher
+//! (0.53).
 //!
 //! The broadcast endpoints are `/ep/0` to `/ep/999` spread over four servers, each answering
 //! after 20 to 50 ms except `/ep/500`, the slowest, after 200 ms. A warm-up broadcast opens the
 //! connections first.
 //!
 //! The cases run in alternating rounds to share the machine's noise, and their medians are
-//! compared. Every phase is bounded by a count and a time limit (20 s). `PYTHIA_BENCH_MESSAGES`
-//! sets the messages per round of the first two cases (default 100,000: shorter rounds are
+//! compared; the lowest and highest round ratio of durable to in memory are printed too, as
+//! a shared machine's speed can move between rounds by as much as a target's margin. Every
+//! phase is bounded by a count and a time limit (20 s). `PYTHIA_BENCH_MESSAGES` sets the
+//! messages per round of the first two cases (default 100,000: shorter rounds are
 //! dominated by a fresh file's first pages); `PYTHIA_BENCH_ONLY=durable` runs the in-memory
 //! and durable cases alone, round by round, printing their ratio, the CPU time per message of
 //! each and the bytes the durable one writes; any other value of it skips the broadcast.
 //! `PYTHIA_BENCH_PRODUCERS` sets how many producers the durable and enqueue-only cases run
 //! (default 64). Each producer waits for its message to be durable before it enqueues the
 //! next, so with 64 the durable rate is bounded by 64 over the time an enqueue takes (1.7 to
-//! 1.9 ms here: queueing at the writer, the batch, the commit, one `fdatasync`); on two cores
-//! it is bounded by CPU time too. `PYTHIA_BENCH_MEMORY_OUTBOX` (any value) runs the durable
+//! 1.9 ms on one build machine, about 3 ms on a slower one: queueing at the writer, the batch,
+//! the commit, one `fdatasync`); on two cores it is bounded by CPU time too, and 128 producers
+//! do no better. `PYTHIA_BENCH_MEMORY_OUTBOX` (any value) runs the durable
 //! case on a `MemoryOutbox` instead, for the cost of the dispatcher and its queue alone.
 
 use std::collections::HashMap;
