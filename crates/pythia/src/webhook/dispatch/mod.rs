@@ -133,7 +133,8 @@ impl Dispatcher {
     /// dispatcher on each enqueue. While the dispatcher runs and nothing due waits in the
     /// outbox, the queue stores a fresh message already claimed and hands it straight over
     /// (up to [`claim_ahead`](DispatcherBuilder::claim_ahead) of them wait for a slot), so it
-    /// goes out without a claim query (see [`Outbox::enqueue_claimed`]).
+    /// goes out without a claim query (see [`Outbox::enqueue_claimed`]; an outbox that cannot
+    /// claim on enqueue, as [`Outbox::claims_on_enqueue`] says, has its messages claimed).
     pub fn queue(&self) -> WebhookQueue {
         let handover = Handover {
             slots: self.slots.clone(),
