@@ -44,7 +44,7 @@ pub const SKIP_WINDOW: usize = 1000;
 
 /// How many due messages a claim for `limit` looks through: `limit` alone, or `limit` plus
 /// [`SKIP_WINDOW`] when it skips endpoints.
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "redis"))]
 pub(crate) fn claim_window(limit: usize, skipping: bool) -> usize {
     if skipping {
         limit.saturating_add(SKIP_WINDOW)

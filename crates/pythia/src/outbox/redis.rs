@@ -303,7 +303,9 @@ impl Outbox for RedisOutbox {
         let mut args = vec![
             limit.to_string().into_bytes(),
             lease_ms.to_string().into_bytes(),
-            super::SKIP_WINDOW.to_string().into_bytes(),
+            super::claim_window(limit, !skip_endpoints.is_empty())
+                .to_string()
+                .into_bytes(),
         ];
         args.extend(skip_endpoints.iter().map(|e| e.as_bytes().to_vec()));
         let rows: Vec<ClaimRow> = self.run(&self.scripts.claim, args).await?;

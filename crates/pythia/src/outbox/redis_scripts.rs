@@ -75,15 +75,15 @@ end
 return out
 "#;
 
-/// ARGV: P, limit, lease ms, skip window, then endpoints to skip. Returns rows of id, lease,
-/// endpoint, payload, headers, event type, attempts, created ms, last error. With endpoints to
-/// skip, it looks through at most `limit` + skip window due ids
-/// ([`SKIP_WINDOW`](crate::outbox::SKIP_WINDOW)), so one stuck endpoint's backlog cannot make
-/// a claim slow; skipped messages stay due.
+/// ARGV: P, limit, lease ms, window, then endpoints to skip. Returns rows of id, lease,
+/// endpoint, payload, headers, event type, attempts, created ms, last error. It looks through
+/// at most `window` due ids (the crate's `claim_window`: the limit, plus
+/// [`SKIP_WINDOW`](crate::outbox::SKIP_WINDOW) with endpoints to skip), so one stuck
+/// endpoint's backlog cannot make a claim slow; skipped messages stay due.
 pub(super) const CLAIM: &str = r#"
 local limit = tonumber(ARGV[2])
 local lease_ms = tonumber(ARGV[3])
-local skip_window = tonumber(ARGV[4])
+local window = tonumber(ARGV[4])
 local skip = {}
 local skipping = false
 for i = 5, #ARGV do
@@ -97,8 +97,6 @@ for i = 1, #expired, 2 do
   redis.call('ZREM', P .. ':leases', expired[i])
   redis.call('ZADD', P .. ':due', expired[i + 1], expired[i])
 end
-local window = limit
-if skipping then window = limit + skip_window end
 local ids = redis.call('ZRANGEBYSCORE', P .. ':due', '-inf', now, 'LIMIT', 0, window)
 local out = {}
 for _, id in ipairs(ids) do
