@@ -64,6 +64,12 @@
 //! the commit, one `fdatasync`); on two cores it is bounded by CPU time too, and 128 producers
 //! do no better. `PYTHIA_BENCH_MEMORY_OUTBOX` (any value) runs the durable
 //! case on a `MemoryOutbox` instead, for the cost of the dispatcher and its queue alone.
+//! `PYTHIA_BENCH_ROUNDS` sets the rounds of every case (default 5). With
+//! `PYTHIA_BENCH_ONLY=durable`, each round also prints how many cores each case kept busy
+//! (fewer than all means its rate is set by how long a producer waits, not by CPU time), and
+//! with `PYTHIA_BENCH_LATENCY` (any value) where the enqueues' time went, from the outbox's
+//! own histograms: the wait for the writer, the commit, the sync. That mode installs a
+//! recorder of every metric, which costs CPU: its rates are not the figures.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -94,6 +100,7 @@ const IN_FLIGHT: usize = 64;
 /// Attempts the durable case's dispatcher runs: the sender lets `IN_FLIGHT` of them be in
 /// flight to the endpoint (its default concurrency limit), the others wait their turn there.
 const DISPATCH_SLOTS: usize = 3 * IN_FLIGHT;
+/// Rounds of each case, unless `PYTHIA_BENCH_ROUNDS` says otherwise.
 const ROUNDS: usize = 5;
 const PHASE_LIMIT: Duration = Duration::from_secs(20);
 const WARM_UP: usize = 2_000;
@@ -374,6 +381,15 @@ fn spread(values: &[f64]) -> (f64, f64) {
         })
 }
 
+/// `PYTHIA_BENCH_ROUNDS`, by default `ROUNDS`: more rounds narrow a median on a noisy machine.
+fn rounds() -> usize {
+    std::env::var("PYTHIA_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(ROUNDS)
+}
+
 fn messages_per_round() -> usize {
     std::env::var("PYTHIA_BENCH_MESSAGES")
         .ok()
@@ -424,8 +440,9 @@ async fn throughput(body: &Bytes) {
         durable_alone(&sender, &server, body, count).await;
         return;
     }
+    let rounds = rounds();
     let mut rates: [Vec<f64>; 5] = Default::default();
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let h = check(bare(&hyper, &url, body, count).await, "bare hyper");
         let r = check(
             bare_reqwest(&reqwest, &url, body, count).await,
@@ -452,7 +469,7 @@ async fn throughput(body: &Bytes) {
     let (low, high) = spread(&round_ratios);
     let [h, r, m, e, d] = rates.map(median);
     println!(
-        "webhook_send: 1 KiB JSON, {IN_FLIGHT} in flight, {count} per round, median of {ROUNDS}"
+        "webhook_send: 1 KiB JSON, {IN_FLIGHT} in flight, {count} per round, median of {rounds}"
     );
     println!("  bare hyper client:            {h:>7.0} req/s (baseline)");
     println!(
@@ -489,8 +506,10 @@ async fn durable_alone(sender: &WebhookSender, server: &TestServer, body: &Bytes
         spent as f64 / count as f64
     };
     let tick_us = 10_000.0;
+    #[allow(clippy::cast_precision_loss)] // a handful of cores
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
     let mut ratios = Vec::new();
-    for round in 0..ROUNDS {
+    for round in 0..rounds() {
         let before = thread_cpu();
         let m = check(in_memory(sender, body, count).await, "in memory");
         let between = thread_cpu();
@@ -514,12 +533,70 @@ async fn durable_alone(sender: &WebhookSender, server: &TestServer, body: &Bytes
             per_message(&between, &after, "io:write_bytes"),
             server.connections() - connections
         );
+        // Below all cores, the rate is set by how long each producer waits for its enqueue,
+        // not by the CPU the work takes.
+        println!(
+            "  cores busy: in memory {:.2}, durable {:.2} of {cores}",
+            memory_cpu * m / 1e6,
+            all * d / 1e6
+        );
+        if let Some(snapshotter) = LATENCY.get() {
+            print_latency(snapshotter);
+        }
         ratios.push(d / m);
     }
     let (low, high) = spread(&ratios);
     println!(
         "  median ratio durable / in memory: {:.3} (rounds {low:.3} to {high:.3})",
         median(ratios)
+    );
+}
+
+/// With `PYTHIA_BENCH_LATENCY` set, the recorder behind [`print_latency`]. It records every
+/// metric of the library, which costs CPU time: the rates of such a run are lower.
+static LATENCY: std::sync::OnceLock<metrics_util::debugging::Snapshotter> =
+    std::sync::OnceLock::new();
+
+/// Installs the recorder of `PYTHIA_BENCH_LATENCY`, if asked for.
+fn record_latency() {
+    if std::env::var_os("PYTHIA_BENCH_LATENCY").is_none() {
+        return;
+    }
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    if metrics::set_global_recorder(recorder).is_ok() {
+        let _ = LATENCY.set(snapshotter);
+    }
+}
+
+/// Where the enqueues of the round just run spent their time, from the outbox's histograms
+/// (taking them empties them for the next round).
+fn print_latency(snapshotter: &metrics_util::debugging::Snapshotter) {
+    let mut means = HashMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        if let metrics_util::debugging::DebugValue::Histogram(values) = value {
+            #[allow(clippy::cast_precision_loss)] // far fewer than 2^52 samples
+            let count = values.len() as f64;
+            let sum: f64 = values.iter().map(|v| v.into_inner()).sum();
+            means.insert(
+                key.key().name().to_owned(),
+                (sum / count.max(1.0), values.len()),
+            );
+        }
+    }
+    let mean = |name: &str| means.get(name).copied().unwrap_or((0.0, 0));
+    let (enqueue, _) = mean("pythia_outbox_enqueue_duration_seconds");
+    let (wait, batches) = mean("pythia_outbox_sqlite_wait_seconds");
+    let (commit, _) = mean("pythia_outbox_sqlite_commit_seconds");
+    let (sync, syncs) = mean("pythia_outbox_sqlite_sync_seconds");
+    let (batch, _) = mean("pythia_outbox_sqlite_batch_size");
+    println!(
+        "  latency, means: enqueue {:.0} us; per batch ({batches}, {batch:.1} requests): \
+         oldest waited {:.0} us, ran and committed in {:.0} us; per sync ({syncs}): {:.0} us",
+        enqueue * 1e6,
+        wait * 1e6,
+        commit * 1e6,
+        sync * 1e6
     );
 }
 
@@ -587,7 +664,8 @@ async fn broadcast(body: &Bytes) {
     broadcast_once().await;
     single_once().await;
     let (mut singles, mut broadcasts) = (vec![], vec![]);
-    for round in 0..ROUNDS {
+    let rounds = rounds();
+    for round in 0..rounds {
         let single = single_once().await;
         let all = broadcast_once().await;
         println!(
@@ -604,7 +682,7 @@ async fn broadcast(body: &Bytes) {
     let slowest_ms = SLOWEST_DELAY.as_millis();
     let connections: usize = servers.iter().map(TestServer::connections).sum();
     println!(
-        "webhook_send broadcast: {ENDPOINTS} endpoints on {SERVERS} servers, median of {ROUNDS}"
+        "webhook_send broadcast: {ENDPOINTS} endpoints on {SERVERS} servers, median of {rounds}"
     );
     println!("  slowest endpoint alone:       {single:>7.1} ms (answers after {slowest_ms} ms)");
     println!("  broadcast:                    {all:>7.1} ms");
@@ -618,6 +696,7 @@ fn ms(duration: Duration) -> f64 {
 }
 
 fn main() {
+    record_latency();
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -96,6 +96,7 @@ impl SqliteOutbox {
             op,
             now: to_millis(clock::now()),
             reply: Some(reply),
+            queued: std::time::Instant::now(),
         };
         self.inner
             .requests

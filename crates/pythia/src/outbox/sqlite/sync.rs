@@ -152,7 +152,11 @@ fn run(wal: &Path, shared: &Shared) {
             .flat_map(|(_, answers)| answers)
             .collect();
         metrics::histogram!("pythia_outbox_sqlite_sync_size").record(answers.len() as f64);
-        match sync(wal, &mut log) {
+        let started = std::time::Instant::now();
+        let synced = sync(wal, &mut log);
+        metrics::histogram!("pythia_outbox_sqlite_sync_seconds")
+            .record(started.elapsed().as_secs_f64());
+        match synced {
             Ok(()) => {
                 shared.synced.fetch_max(last, Ordering::AcqRel);
                 for (reply, result) in answers {

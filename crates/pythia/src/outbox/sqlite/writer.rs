@@ -25,6 +25,8 @@ pub(super) struct Command {
     pub(super) now: i64,
     /// Taken when the request is answered.
     pub(super) reply: Option<oneshot::Sender<Result<Done, OutboxError>>>,
+    /// When the request was sent to the writer.
+    pub(super) queued: Instant,
 }
 
 impl Command {
@@ -81,7 +83,13 @@ impl Writer {
         requests: &mut mpsc::Receiver<Command>,
         purge: bool,
     ) {
-        metrics::histogram!("pythia_outbox_sqlite_batch_size").record(batch.len() as f64);
+        let started = Instant::now();
+        // The oldest request of the batch, the one that waited longest for the writer: what a
+        // busy writer (or one the system is slow to wake) costs an enqueue.
+        if let Some(queued) = batch.iter().map(|command| command.queued).min() {
+            metrics::histogram!("pythia_outbox_sqlite_wait_seconds")
+                .record(started.saturating_duration_since(queued).as_secs_f64());
+        }
         let now = batch.iter().map(|command| command.now).max().unwrap_or(0);
         // Claims first, to be answered first; requests of one batch are concurrent, so their
         // order among themselves is free.
@@ -125,6 +133,11 @@ impl Writer {
             return fail(batch, &error);
         }
         self.commits += 1;
+        // Recorded once the batch is final: requests that joined while it ran count too.
+        metrics::histogram!("pythia_outbox_sqlite_batch_size").record(batch.len() as f64);
+        // Running the batch and committing it, checkpoints included; not the sync that follows.
+        metrics::histogram!("pythia_outbox_sqlite_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
         let answers = batch
             .drain(..)
             .zip(results)
@@ -258,6 +271,7 @@ mod tests {
             op: Op::Enqueue(vec![message]),
             now: 1_000,
             reply: Some(reply),
+            queued: Instant::now(),
         };
         (command, answer)
     }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, Notify};
@@ -184,10 +184,12 @@ impl WebhookQueue {
     /// Enqueues a message built in full (id, headers, idempotency key, not-before).
     pub async fn enqueue(&self, message: NewMessage) -> Result<Enqueued, QueueError> {
         self.check(&message)?;
+        let started = Instant::now();
 
         if let Some(handover) = &self.handover {
             if message.not_before.is_none() && handover.slots.take(&message.endpoint) {
                 let (enqueued, handed) = handover.enqueue(&self.outbox, message).await?;
+                record_enqueue(started);
                 if !handed {
                     self.wake();
                 }
@@ -195,6 +197,7 @@ impl WebhookQueue {
             }
         }
         let enqueued = self.outbox.enqueue(message).await?;
+        record_enqueue(started);
 
         self.wake();
         Ok(enqueued)
@@ -208,8 +211,10 @@ impl WebhookQueue {
         messages
             .iter()
             .try_for_each(|message| self.check(message))?;
+        let started = Instant::now();
 
         let enqueued = self.outbox.enqueue_batch(messages).await?;
+        record_enqueue(started);
 
         self.wake();
         Ok(enqueued)
@@ -242,4 +247,10 @@ impl WebhookQueue {
             wake.notify_one();
         }
     }
+}
+
+/// How long an accepted enqueue took to be durable: the wait an ingest request or a relay sees.
+fn record_enqueue(started: Instant) {
+    metrics::histogram!("pythia_outbox_enqueue_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
 }
