@@ -18,7 +18,15 @@
 //! commit durable. A checkpoint syncs the log before copying it into the database and syncs
 //! the database after, so frames it has moved, then overwritten by later commits, are safe
 //! too.
+//!
+//! The answers of a sync go out from inside the runtime when the outbox was opened in a
+//! multi-threaded Tokio runtime: the sync thread hands them, all at once, to a task there (see
+//! [`Answerer`]). Sent from the sync thread itself, each answer would wake its caller's task
+//! through the runtime's shared queue, which a busy worker takes one task from only now and
+//! then; sent from a worker, they land on that worker's own queue together, and the callers'
+//! next requests reach the writer together too, in fewer and larger batches.
 
+use std::fmt;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -26,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::ops::Done;
 use crate::outbox::OutboxError;
@@ -36,6 +44,58 @@ pub(super) type Answers = Vec<(
     oneshot::Sender<Result<Done, OutboxError>>,
     Result<Done, OutboxError>,
 )>;
+
+/// Answers that go out when dropped: by the runtime's answering task, or wherever else they
+/// are dropped (the task gone, or the channel to it closed with answers still in it), so that
+/// no answer of a durable write is ever lost on the way.
+struct Delivery(Answers);
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        for (reply, result) in self.0.drain(..) {
+            // A caller that gave up waiting is not an error: its work is durable.
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// Where the sync threads hand the answers of a sync: a task of the multi-threaded runtime the
+/// outbox was opened in, or, outside one, nobody (the sync thread answers itself). A
+/// current-thread runtime is left alone: its one thread may be blocked on the very answer the
+/// task would send.
+#[derive(Clone, Debug)]
+struct Answerer(Option<mpsc::UnboundedSender<Delivery>>);
+
+impl Answerer {
+    fn start() -> Answerer {
+        let runtime = tokio::runtime::Handle::try_current()
+            .ok()
+            .filter(|runtime| {
+                runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+            });
+        Answerer(runtime.map(|runtime| {
+            let (sender, mut deliveries) = mpsc::unbounded_channel::<Delivery>();
+            // Dropping a delivery answers it.
+            runtime.spawn(async move { while deliveries.recv().await.is_some() {} });
+            sender
+        }))
+    }
+
+    /// Answers `answers`, through the runtime's task if there is one and it still runs.
+    fn answer(&self, answers: Answers) {
+        let delivery = Delivery(answers);
+        if let Some(sender) = &self.0 {
+            // Refused, the delivery comes back and is dropped here: answered from this thread.
+            let _ = sender.send(delivery);
+        }
+    }
+}
+
+impl fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Delivery").field(&self.0.len()).finish()
+    }
+}
 
 /// The answers of one commit, by its number.
 type Commit = (u64, Answers);
@@ -73,12 +133,13 @@ impl Syncer {
     pub(super) fn start(wal: PathBuf) -> io::Result<Syncer> {
         let shared = Arc::new(Shared::default());
         let wal = Arc::new(wal);
+        let answerer = Answerer::start();
         for _ in 0..SYNC_THREADS {
-            let (thread_shared, wal) = (shared.clone(), wal.clone());
+            let (thread_shared, wal, answerer) = (shared.clone(), wal.clone(), answerer.clone());
             shared.queue.lock().running += 1;
             let started = std::thread::Builder::new()
                 .name("pythia-outbox-sync".to_owned())
-                .spawn(move || run(&wal, &thread_shared));
+                .spawn(move || run(&wal, &thread_shared, &answerer));
             if let Err(error) = started {
                 shared.queue.lock().running -= 1;
                 drop(Syncer { shared });
@@ -131,7 +192,7 @@ impl Drop for Running<'_> {
     }
 }
 
-fn run(wal: &Path, shared: &Shared) {
+fn run(wal: &Path, shared: &Shared, answerer: &Answerer) {
     let _running = Running(shared);
     let mut log = None;
     loop {
@@ -159,10 +220,7 @@ fn run(wal: &Path, shared: &Shared) {
         match synced {
             Ok(()) => {
                 shared.synced.fetch_max(last, Ordering::AcqRel);
-                for (reply, result) in answers {
-                    // A caller that gave up waiting is not an error: its work is durable.
-                    let _ = reply.send(result);
-                }
+                answerer.answer(answers);
             }
             Err(error) => {
                 tracing::error!(%error, path = %wal.display(),
@@ -221,6 +279,55 @@ mod tests {
             seen = synced;
         }
         assert_eq!(syncer.synced(), 200);
+    }
+
+    #[test]
+    fn only_a_multi_threaded_runtime_gets_the_answering_task() {
+        assert!(Answerer::start().0.is_none(), "outside a runtime");
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert!(current.block_on(async { Answerer::start() }).0.is_none());
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        assert!(multi.block_on(async { Answerer::start() }).0.is_some());
+    }
+
+    #[test]
+    fn answers_go_out_through_the_runtime_and_still_once_it_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("outbox.db-wal");
+        std::fs::write(&wal, b"frames").unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let syncer = runtime.block_on(async { Syncer::start(wal) }).unwrap();
+
+        let (reply, answer) = oneshot::channel();
+        syncer.answer_when_durable(1, vec![(reply, Ok(Done::Unit))]);
+        assert!(matches!(runtime.block_on(answer), Ok(Ok(Done::Unit))));
+
+        // The answering task went with its runtime: the sync thread answers itself.
+        drop(runtime);
+        let (reply, answer) = oneshot::channel();
+        syncer.answer_when_durable(2, vec![(reply, Ok(Done::Unit))]);
+        assert!(matches!(answer.blocking_recv(), Ok(Ok(Done::Unit))));
+    }
+
+    #[test]
+    fn a_delivery_still_in_a_closed_channel_is_answered() {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(Delivery(vec![(reply, Ok(Done::Unit))]))
+            .unwrap();
+
+        drop(receiver);
+
+        assert!(matches!(answer.blocking_recv(), Ok(Ok(Done::Unit))));
     }
 
     #[test]
