@@ -241,18 +241,14 @@ async fn in_memory(sender: &WebhookSender, body: &Bytes, n: usize) -> Run {
     .await
 }
 
-/// A fresh outbox file in its own temporary directory.
 /// Producers of the durable and enqueue-only cases: `PYTHIA_BENCH_PRODUCERS`, by default
 /// `IN_FLIGHT`. Each waits for its message to be durable before it enqueues the next, so with
 /// few producers the rate is theirs divided by the time a commit takes to reach the disk.
 fn producers() -> usize {
-    std::env::var("PYTHIA_BENCH_PRODUCERS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .filter(|count| *count > 0)
-        .unwrap_or(IN_FLIGHT)
+    env_count("PYTHIA_BENCH_PRODUCERS", IN_FLIGHT)
 }
 
+/// A fresh outbox file in its own temporary directory.
 fn fresh_outbox() -> (tempfile::TempDir, SqliteOutbox) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let outbox = SqliteOutbox::open(dir.path().join("outbox.db")).expect("a sqlite outbox");
@@ -383,19 +379,20 @@ fn spread(values: &[f64]) -> (f64, f64) {
 
 /// `PYTHIA_BENCH_ROUNDS`, by default `ROUNDS`: more rounds narrow a median on a noisy machine.
 fn rounds() -> usize {
-    std::env::var("PYTHIA_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(ROUNDS)
+    env_count("PYTHIA_BENCH_ROUNDS", ROUNDS)
 }
 
 fn messages_per_round() -> usize {
-    std::env::var("PYTHIA_BENCH_MESSAGES")
+    env_count("PYTHIA_BENCH_MESSAGES", 100_000)
+}
+
+/// The positive count in the environment variable `name`, or `default`.
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(100_000)
+        .and_then(|value| value.parse().ok())
+        .filter(|count| *count > 0)
+        .unwrap_or(default)
 }
 
 fn check(run: Run, what: &str) -> f64 {

@@ -59,6 +59,12 @@ impl Drop for Delivery {
     }
 }
 
+impl fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Delivery").field(&self.0.len()).finish()
+    }
+}
+
 /// Where the sync threads hand the answers of a sync: a task of the multi-threaded runtime the
 /// outbox was opened in, or, outside one, nobody (the sync thread answers itself). A
 /// current-thread runtime is left alone: its one thread may be blocked on the very answer the
@@ -88,12 +94,6 @@ impl Answerer {
             // Refused, the delivery comes back and is dropped here: answered from this thread.
             let _ = sender.send(delivery);
         }
-    }
-}
-
-impl fmt::Debug for Delivery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Delivery").field(&self.0.len()).finish()
     }
 }
 
