@@ -59,10 +59,11 @@
 //! each and the bytes the durable one writes; any other value of it skips the broadcast.
 //! `PYTHIA_BENCH_PRODUCERS` sets how many producers the durable and enqueue-only cases run
 //! (default 64). Each producer waits for its message to be durable before it enqueues the
-//! next, so with 64 the durable rate is bounded by 64 over the time an enqueue takes (1.7 to
-//! 1.9 ms on one build machine, about 3 ms on a slower one: queueing at the writer, the batch,
-//! the commit, one `fdatasync`); on two cores it is bounded by CPU time too, and 128 producers
-//! do no better. `PYTHIA_BENCH_MEMORY_OUTBOX` (any value) runs the durable
+//! next, so with 64 the durable rate is bounded by 64 over the time an enqueue takes (1.6 to
+//! 1.9 ms on two build machines, about 3 ms on a slower one: queueing at the writer, the
+//! batch, the commit, one `fdatasync`, and the way back through the runtime); on two cores it
+//! is bounded by CPU time too. 128 producers did no better on one machine and a little better
+//! on another (0.47 against 0.44). `PYTHIA_BENCH_MEMORY_OUTBOX` (any value) runs the durable
 //! case on a `MemoryOutbox` instead, for the cost of the dispatcher and its queue alone.
 //! `PYTHIA_BENCH_ROUNDS` sets the rounds of every case (default 5). With
 //! `PYTHIA_BENCH_ONLY=durable`, each round also prints how many cores each case kept busy

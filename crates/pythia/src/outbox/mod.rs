@@ -42,6 +42,13 @@ pub const DEFAULT_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 360
 /// messages (see [`Outbox::claim_except`]).
 pub const SKIP_WINDOW: usize = 1000;
 
+/// Records how long an accepted enqueue that began at `started` took to be durable: the wait
+/// an ingest request, a poller sink or a relay sees.
+pub(crate) fn record_enqueue(started: std::time::Instant) {
+    metrics::histogram!("pythia_outbox_enqueue_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+}
+
 /// How many due messages a claim for `limit` looks through: `limit` alone, or `limit` plus
 /// [`SKIP_WINDOW`] when it skips endpoints.
 #[cfg(any(feature = "sqlite", feature = "redis"))]

@@ -275,8 +275,12 @@ impl Relay {
         let messages = self.messages(&delivery, &routed.endpoints, routed.event_type);
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
         let stored = loop {
+            let started = std::time::Instant::now();
             match self.outbox.enqueue_batch(messages.clone()).await {
-                Ok(stored) => break stored,
+                Ok(stored) => {
+                    crate::outbox::record_enqueue(started);
+                    break stored;
+                }
                 Err(error) => {
                     let delay = backoff.next_delay();
                     metrics::counter!("pythia_relay_enqueue_errors_total",

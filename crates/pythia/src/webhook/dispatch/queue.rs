@@ -189,7 +189,7 @@ impl WebhookQueue {
         if let Some(handover) = &self.handover {
             if message.not_before.is_none() && handover.slots.take(&message.endpoint) {
                 let (enqueued, handed) = handover.enqueue(&self.outbox, message).await?;
-                record_enqueue(started);
+                outbox::record_enqueue(started);
                 if !handed {
                     self.wake();
                 }
@@ -197,7 +197,7 @@ impl WebhookQueue {
             }
         }
         let enqueued = self.outbox.enqueue(message).await?;
-        record_enqueue(started);
+        outbox::record_enqueue(started);
 
         self.wake();
         Ok(enqueued)
@@ -214,7 +214,7 @@ impl WebhookQueue {
         let started = Instant::now();
 
         let enqueued = self.outbox.enqueue_batch(messages).await?;
-        record_enqueue(started);
+        outbox::record_enqueue(started);
 
         self.wake();
         Ok(enqueued)
@@ -247,10 +247,4 @@ impl WebhookQueue {
             wake.notify_one();
         }
     }
-}
-
-/// How long an accepted enqueue took to be durable: the wait an ingest request or a relay sees.
-fn record_enqueue(started: Instant) {
-    metrics::histogram!("pythia_outbox_enqueue_duration_seconds")
-        .record(started.elapsed().as_secs_f64());
 }
