@@ -102,6 +102,26 @@ fn an_unknown_endpoint_in_a_sink_names_line_and_column() {
 }
 
 #[test]
+fn a_writer_niceness_out_of_range_names_line_and_column() {
+    let with = |nice: &str| {
+        GOOD.replace(
+            "path = \"pythia-outbox.db\"",
+            &format!("path = \"pythia-outbox.db\"\nwriter_nice = {nice}"),
+        )
+    };
+
+    let (code, stderr) = check(&with("-5"));
+    assert_eq!(code, 0, "{stderr}");
+
+    let (code, stderr) = check(&with("-40"));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("pythia.toml:5:15: `writer_nice` is a niceness from -20"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_missing_file_is_reported_with_exit_2() {
     let output = run(&["check", "/nonexistent/pythia.toml"]);
 

@@ -59,12 +59,15 @@
 //! each and the bytes the durable one writes; any other value of it skips the broadcast.
 //! `PYTHIA_BENCH_PRODUCERS` sets how many producers the durable and enqueue-only cases run
 //! (default 64). Each producer waits for its message to be durable before it enqueues the
-//! next, so with 64 the durable rate is bounded by 64 over the time an enqueue takes (1.6 to
-//! 1.9 ms on two build machines, about 3 ms on a slower one: queueing at the writer, the
-//! batch, the commit, one `fdatasync`, and the way back through the runtime); on two cores it
-//! is bounded by CPU time too. 128 producers did no better on one machine and a little better
-//! on another (0.47 against 0.44). `PYTHIA_BENCH_MEMORY_OUTBOX` (any value) runs the durable
-//! case on a `MemoryOutbox` instead, for the cost of the dispatcher and its queue alone.
+//! next, so with 64 the durable rate is bounded by 64 over the time an enqueue takes (1.1 to
+//! 1.9 ms on four build machines: queueing at the writer, the batch, the commit, one
+//! `fdatasync`, and the way back through the runtime); on two cores it is bounded by CPU time
+//! too. 128 producers did no better on one machine and a little better on others (0.46 to
+//! 0.47 against 0.43 to 0.44, before the writer synced itself). `PYTHIA_BENCH_MEMORY_OUTBOX`
+//! (any value) runs the durable case on a `MemoryOutbox` instead, for the cost of the
+//! dispatcher and its queue alone. `PYTHIA_BENCH_WRITER_NICE` sets the SQLite writer's
+//! niceness (`SqliteOutboxBuilder::writer_nice`; default -10, which needs `CAP_SYS_NICE`:
+//! without it the writer keeps the process's priority and the durable rate is lower).
 //! `PYTHIA_BENCH_ROUNDS` sets the rounds of every case (default 5). With
 //! `PYTHIA_BENCH_ONLY=durable`, each round also prints how many cores each case kept busy
 //! (fewer than all means its rate is set by how long a producer waits, not by CPU time), and
@@ -249,10 +252,18 @@ fn producers() -> usize {
     env_count("PYTHIA_BENCH_PRODUCERS", IN_FLIGHT)
 }
 
-/// A fresh outbox file in its own temporary directory.
+/// A fresh outbox file in its own temporary directory, with the default settings except the
+/// writer's niceness when `PYTHIA_BENCH_WRITER_NICE` sets one.
 fn fresh_outbox() -> (tempfile::TempDir, SqliteOutbox) {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let outbox = SqliteOutbox::open(dir.path().join("outbox.db")).expect("a sqlite outbox");
+    let mut builder = SqliteOutbox::builder(dir.path().join("outbox.db"));
+    if let Some(nice) = std::env::var("PYTHIA_BENCH_WRITER_NICE")
+        .ok()
+        .and_then(|nice| nice.parse().ok())
+    {
+        builder = builder.writer_nice(nice);
+    }
+    let outbox = builder.open().expect("a sqlite outbox");
     (dir, outbox)
 }
 

@@ -1,8 +1,8 @@
 //! The SQLite outbox says where an enqueue's time goes: the wait for the writer, the commit,
 //! the sync, and the whole enqueue as a queue's caller sees it.
 //!
-//! The writer and sync threads are the outbox's own, so a recorder local to the test's thread
-//! would see nothing they record: this binary installs a global one, and holds this one test.
+//! The writer thread is the outbox's own, so a recorder local to the test's thread would see
+//! nothing it records: this binary installs a global one, and holds this one test.
 
 #![cfg(feature = "sqlite")]
 

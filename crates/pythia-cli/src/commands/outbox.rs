@@ -37,7 +37,8 @@ pub(crate) async fn run(args: OutboxArgs) -> ExitCode {
         eprintln!("error: no outbox at {location}");
         return ExitCode::from(crate::EXIT_USAGE);
     }
-    let outbox = match crate::daemon::outbox::open(&location, prefix.as_deref(), false).await {
+    let outbox = match crate::daemon::outbox::open(&location, prefix.as_deref(), None, false).await
+    {
         Ok(outbox) => outbox,
         Err(error) => {
             eprintln!("error: {error}");

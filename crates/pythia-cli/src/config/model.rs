@@ -116,6 +116,10 @@ pub(crate) struct OutboxSection {
     /// How often an idle dispatcher looks for due messages; default 200 ms.
     #[serde(default)]
     pub(crate) poll_interval: Option<Dur>,
+    /// The SQLite writer thread's niceness, -20 to 19 (checked); default -10, 0 leaves it at
+    /// the daemon's.
+    #[serde(default)]
+    pub(crate) writer_nice: Option<Spanned<i32>>,
 }
 
 /// `[shutdown]`.

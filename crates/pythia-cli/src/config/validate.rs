@@ -170,6 +170,19 @@ pub(super) fn validate(config: &Config, http: &HttpSection, poller_env: &PollerE
             "give the outbox a `path` or a `url`, not both".into(),
         ));
     }
+    if let Some(nice) = &config.outbox.writer_nice {
+        if !(-20..=19).contains(nice.get_ref()) {
+            problems.push((
+                Some(nice.span()),
+                "`writer_nice` is a niceness from -20 (the highest priority) to 19".into(),
+            ));
+        } else if config.outbox.url.is_some() {
+            problems.push((
+                Some(nice.span()),
+                "`writer_nice` is for the SQLite outbox; this one has a `url`".into(),
+            ));
+        }
+    }
     if let Some(url) = &config.outbox.url {
         let text = url.get_ref().expose();
         if !(text.starts_with("redis://") || text.starts_with("rediss://") || text == "memory:") {

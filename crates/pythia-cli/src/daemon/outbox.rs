@@ -8,10 +8,13 @@ use pythia::outbox::{MemoryOutbox, Outbox, OutboxError};
 /// Opens `memory:`, a `redis://` URL (with the `redis` feature; `prefix` names its keys) or a
 /// SQLite file. `daemon` says the caller is `pythia run`, the one process of a SQLite file:
 /// messages its killed predecessor had claimed are then due at once, not when their leases
-/// end (`pythia outbox` opens the file beside a running daemon and must not).
+/// end (`pythia outbox` opens the file beside a running daemon and must not), and its writer
+/// thread takes the niceness `writer_nice` (the library's default when `None`); for any other
+/// caller the writer keeps the process's priority.
 pub(crate) async fn open(
     location: &str,
     prefix: Option<&str>,
+    writer_nice: Option<i32>,
     daemon: bool,
 ) -> Result<Arc<dyn Outbox>, OutboxError> {
     if location == "memory:" {
@@ -20,19 +23,33 @@ pub(crate) async fn open(
     if location.starts_with("redis://") || location.starts_with("rediss://") {
         return open_redis(location, prefix).await;
     }
-    open_sqlite(Path::new(location), daemon)
+    open_sqlite(Path::new(location), writer_nice, daemon)
 }
 
 #[cfg(feature = "sqlite")]
-fn open_sqlite(path: &Path, daemon: bool) -> Result<Arc<dyn Outbox>, OutboxError> {
+fn open_sqlite(
+    path: &Path,
+    writer_nice: Option<i32>,
+    daemon: bool,
+) -> Result<Arc<dyn Outbox>, OutboxError> {
+    let nice = match (daemon, writer_nice) {
+        (true, Some(nice)) => nice,
+        (true, None) => pythia::outbox::DEFAULT_WRITER_NICE,
+        (false, _) => 0,
+    };
     let outbox = pythia::outbox::SqliteOutbox::builder(path)
         .release_leases_on_open(daemon)
+        .writer_nice(nice)
         .open()?;
     Ok(Arc::new(outbox))
 }
 
 #[cfg(not(feature = "sqlite"))]
-fn open_sqlite(path: &Path, _daemon: bool) -> Result<Arc<dyn Outbox>, OutboxError> {
+fn open_sqlite(
+    path: &Path,
+    _writer_nice: Option<i32>,
+    _daemon: bool,
+) -> Result<Arc<dyn Outbox>, OutboxError> {
     Err(OutboxError::Open {
         location: path.display().to_string(),
         reason: "this binary was built without the sqlite feature".into(),

@@ -50,6 +50,12 @@ impl Daemon {
         let outbox = super::outbox::open(
             &outbox_location,
             loaded.config.outbox.prefix.as_deref(),
+            loaded
+                .config
+                .outbox
+                .writer_nice
+                .as_ref()
+                .map(|nice| *nice.get_ref()),
             true,
         )
         .await

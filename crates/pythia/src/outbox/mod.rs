@@ -31,7 +31,7 @@ mod sqlite;
 pub use clock::now;
 pub use memory::MemoryOutbox;
 #[cfg(feature = "sqlite")]
-pub use sqlite::{SqliteOutbox, SqliteOutboxBuilder};
+pub use sqlite::{SqliteOutbox, SqliteOutboxBuilder, DEFAULT_WRITER_NICE};
 
 /// How long an idempotency key is remembered after its message was delivered, unless an
 /// implementation is configured otherwise: 24 hours.

@@ -26,8 +26,9 @@ use super::{
 /// - Durable on commit: [`enqueue`](Outbox::enqueue) returns once its message is on disk (the
 ///   write-ahead log is synced before any answer but a claim's goes out).
 /// - Fast under load: one writer thread commits every request waiting at that moment in one
-///   transaction, and a second thread syncs the log while the writer goes on, so concurrent
-///   callers share each commit and each sync. Its page cache grows to at most 32 MiB, so a
+///   transaction and syncs the log once for all of them, so concurrent callers share each
+///   commit and each sync. The thread asks for a higher priority than the process's others
+///   ([`SqliteOutboxBuilder::writer_nice`]). Its page cache grows to at most 32 MiB, so a
 ///   backlog of tens of thousands of messages is served from memory.
 /// - Leases live in the file: a message claimed by a process that dies is due again when its
 ///   lease ends, in this process or the next.
@@ -82,6 +83,7 @@ impl SqliteOutbox {
             max_batch: 1024,
             queue_capacity: 8192,
             release_leases: false,
+            writer_nice: DEFAULT_WRITER_NICE,
         }
     }
 
@@ -115,7 +117,11 @@ pub struct SqliteOutboxBuilder {
     max_batch: usize,
     queue_capacity: usize,
     release_leases: bool,
+    writer_nice: i32,
 }
+
+/// The writer thread's default niceness: see [`SqliteOutboxBuilder::writer_nice`].
+pub const DEFAULT_WRITER_NICE: i32 = -10;
 
 impl SqliteOutboxBuilder {
     /// Whether opening makes every message still claimed by an earlier process due at once,
@@ -147,6 +153,22 @@ impl SqliteOutboxBuilder {
         self
     }
 
+    /// The niceness the writer thread asks for on Linux, from -20 (the highest priority) to 19;
+    /// 0 leaves it at the process's. Default: [`DEFAULT_WRITER_NICE`] (-10).
+    ///
+    /// Every enqueue waits for the writer's commit and sync, and the writer needs little CPU
+    /// (about a third of a core at 50,000 durable webhooks a second), so it is worth running
+    /// first: when the runtime's workers keep every core busy, a writer of the same priority
+    /// waits for a core each time a request wakes it, and enqueues wait with it. On two cores
+    /// -10 raised the durable webhook rate by about 15%. A higher priority than the process's
+    /// needs `CAP_SYS_NICE` or a `RLIMIT_NICE` that allows it (systemd: `LimitNICE=-10` or
+    /// `AmbientCapabilities=CAP_SYS_NICE`); without either the writer keeps the process's
+    /// priority, and says so once in the log at `info` level.
+    pub fn writer_nice(mut self, nice: i32) -> Self {
+        self.writer_nice = nice.clamp(-20, 19);
+        self
+    }
+
     /// Opens the file and starts the writer thread.
     pub fn open(self) -> Result<SqliteOutbox, OutboxError> {
         let conn = schema::open(&self.path)?;
@@ -165,10 +187,7 @@ impl SqliteOutboxBuilder {
         let (requests, receiver) = mpsc::channel(self.queue_capacity);
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
-        let syncer = sync::Syncer::start(wal.into()).map_err(|e| OutboxError::Open {
-            location: self.path.display().to_string(),
-            reason: format!("cannot start the sync thread: {e}"),
-        })?;
+        let syncer = sync::Syncer::new(wal.into());
         let writer = Writer {
             conn,
             max_batch: self.max_batch,
@@ -177,9 +196,13 @@ impl SqliteOutboxBuilder {
             commits: 0,
             unsynced: std::collections::VecDeque::new(),
         };
+        let (nice, path) = (self.writer_nice, self.path.clone());
         std::thread::Builder::new()
             .name("pythia-outbox-sqlite".to_owned())
-            .spawn(move || writer.run(receiver))
+            .spawn(move || {
+                writer::set_niceness(nice, &path);
+                writer.run(receiver);
+            })
             .map_err(|e| OutboxError::Open {
                 location: self.path.display().to_string(),
                 reason: format!("cannot start the writer thread: {e}"),

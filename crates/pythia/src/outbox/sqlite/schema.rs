@@ -64,7 +64,7 @@ pub(super) fn open(path: &Path) -> Result<Connection, OutboxError> {
 }
 
 /// WAL with `synchronous = NORMAL`: SQLite syncs the log around checkpoints, and the outbox's
-/// sync thread syncs it after commits, before answering (see `sync.rs`); readers never block
+/// writer syncs it after each commit, before answering (see `sync.rs`); readers never block
 /// the writer. Temporary data in memory and a page cache of up to 32 MiB.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;

@@ -4,9 +4,13 @@
 //! already waiting (up to a cap), and runs them all in one transaction (group commit). A batch
 //! runs first as it is; should an SQL error leave a request half done, the batch runs again
 //! with each request in its own savepoint, so that one failing request does not undo the
-//! others. Claims are answered as soon as they have run; every other answer goes out through
-//! the [sync thread](super::sync) once the commit is on disk, so `enqueue` returns once its
-//! message is durable, while the writer goes on with the next batch.
+//! others. Claims are answered as soon as they have run; every other answer waits until the
+//! writer has [synced](super::sync) the commit to disk, so `enqueue` returns once its message
+//! is durable. Requests arriving meanwhile make the next batch.
+//!
+//! Every enqueue waits for this one thread, so it asks for a higher scheduling priority than
+//! the process's other threads (see [`set_niceness`]): on a machine whose cores the runtime's
+//! workers keep busy, a woken writer otherwise waits for a core while requests queue.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -143,7 +147,7 @@ impl Writer {
             .zip(results)
             .filter_map(|(command, result)| Some((command.reply?, result?)))
             .collect();
-        self.syncer.answer_when_durable(self.commits, answers);
+        self.syncer.sync_then_answer(self.commits, answers);
     }
 
     /// The highest `seq` a claim in the next batch may take: messages of commits not yet on
@@ -260,6 +264,29 @@ fn fail(batch: &mut Vec<Command>, error: &rusqlite::Error) {
     }
 }
 
+/// Gives the calling thread the niceness `nice` (from -20, the highest priority, to 19; 0
+/// leaves it alone). Raising it above the process's (a negative `nice`) needs `CAP_SYS_NICE` or
+/// a `RLIMIT_NICE` that allows it; without either the thread keeps its priority, which is
+/// said once at `info` level. Only on Linux, where each thread has its own.
+pub(super) fn set_niceness(nice: i32, path: &std::path::Path) {
+    if nice == 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let thread = rustix::thread::gettid();
+        match rustix::process::setpriority_process(Some(thread), nice) {
+            Ok(()) => tracing::debug!(nice, "sqlite outbox writer priority set"),
+            Err(error) => tracing::info!(nice, %error, path = %path.display(),
+                "sqlite outbox writer keeps its priority; allow CAP_SYS_NICE or RLIMIT_NICE \
+                 for more durable writes a second on a busy machine"),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    tracing::debug!(nice, path = %path.display(),
+        "sqlite outbox writer priority is only set on linux");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,7 +318,7 @@ mod tests {
             conn,
             max_batch: 16,
             retention: Duration::from_secs(60),
-            syncer: Syncer::start(wal).unwrap(),
+            syncer: Syncer::new(wal),
             commits: 0,
             unsynced: VecDeque::new(),
         };
