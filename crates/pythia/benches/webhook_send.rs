@@ -65,15 +65,21 @@
 //! too. 128 producers did no better on one machine and a little better on others (0.46 to
 //! 0.47 against 0.43 to 0.44, before the writer synced itself). `PYTHIA_BENCH_MEMORY_OUTBOX`
 //! (any value) runs the durable case on a `MemoryOutbox` instead, for the cost of the
-//! dispatcher and its queue alone. `PYTHIA_BENCH_WRITER_NICE` sets the SQLite writer's
-//! niceness (`SqliteOutboxBuilder::writer_nice`; default -10, which needs `CAP_SYS_NICE`:
-//! without it the writer keeps the process's priority and the durable rate is lower).
+//! dispatcher and its queue alone, and `PYTHIA_BENCH_FLOOR_OUTBOX` (any value) on the cheapest
+//! durable layout SQLite allows (`support/floor_outbox.rs`: the payload alone, in a table with
+//! no index), for what no layout of `SqliteOutbox`'s tables can go below.
+//! `PYTHIA_BENCH_WRITER_NICE` sets the SQLite writer's niceness
+//! (`SqliteOutboxBuilder::writer_nice`; default -10, which needs `CAP_SYS_NICE`: without it
+//! the writer keeps the process's priority and the durable rate is lower).
 //! `PYTHIA_BENCH_ROUNDS` sets the rounds of every case (default 5). With
 //! `PYTHIA_BENCH_ONLY=durable`, each round also prints how many cores each case kept busy
 //! (fewer than all means its rate is set by how long a producer waits, not by CPU time), and
 //! with `PYTHIA_BENCH_LATENCY` (any value) where the enqueues' time went, from the outbox's
 //! own histograms: the wait for the writer, the commit, the sync. That mode installs a
 //! recorder of every metric, which costs CPU: its rates are not the figures.
+
+#[path = "support/floor_outbox.rs"]
+mod floor_outbox;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -293,6 +299,10 @@ async fn durable(sender: &WebhookSender, server: &TestServer, body: &Bytes, n: u
     let (_dir, outbox): (_, Arc<dyn Outbox>) =
         if std::env::var_os("PYTHIA_BENCH_MEMORY_OUTBOX").is_some() {
             (None, Arc::new(pythia::outbox::MemoryOutbox::new()))
+        } else if std::env::var_os("PYTHIA_BENCH_FLOOR_OUTBOX").is_some() {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let outbox = floor_outbox::FloorOutbox::open(&dir.path().join("floor.db"));
+            (Some(dir), Arc::new(outbox))
         } else {
             let (dir, outbox) = fresh_outbox();
             (Some(dir), Arc::new(outbox))
