@@ -130,7 +130,12 @@ fn write(conn: &Connection, wal: &Path, mut requests: mpsc::Receiver<Op>) {
             }
         }
 
-        let results = commit(conn, &batch).and_then(|results| {
+        let committed = commit(conn, &batch);
+        if committed.is_err() {
+            // Whatever part of the batch ran is undone, and the next batch starts afresh.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        let results = committed.and_then(|results| {
             let log = match &mut log {
                 Some(log) => log,
                 None => log.insert(File::options().write(true).open(wal)?),
