@@ -7,9 +7,10 @@
 use std::time::Duration;
 
 use pythia::outbox::{NewMessage, Outbox, Replay, SqliteOutbox};
-use pythia::webhook::dispatch::Dispatcher;
+use pythia::webhook::dispatch::{Dispatcher, WebhookQueue};
 use pythia::webhook::{WebhookConfig, WebhookSender};
 use pythia_testkit::{Reply, Route, TestServer};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// A generous bound for a real-clock wait; the test fails rather than hangs.
@@ -27,6 +28,48 @@ fn sender_for(server: &TestServer) -> WebhookSender {
     WebhookSender::new(config).unwrap()
 }
 
+/// A dispatcher delivering from a fresh SQLite outbox to `/hook` of a test server.
+struct Delivering {
+    _dir: tempfile::TempDir,
+    outbox: SqliteOutbox,
+    server: TestServer,
+    queue: WebhookQueue,
+    stop: CancellationToken,
+    running: JoinHandle<()>,
+}
+
+impl Delivering {
+    /// Starts it with `/hook` answering by `route`, and `concurrency` attempts at once if set.
+    async fn start(route: Route, concurrency: Option<usize>) -> Delivering {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = SqliteOutbox::open(dir.path().join("outbox.db")).unwrap();
+        let server = TestServer::start().await;
+        server.route("/hook", route);
+        let mut builder = Dispatcher::builder(outbox.clone(), sender_for(&server));
+        if let Some(limit) = concurrency {
+            builder = builder.concurrency(limit);
+        }
+        let dispatcher = builder.build();
+        let queue = dispatcher.queue();
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(dispatcher.run_until(stop.clone().cancelled_owned()));
+        Delivering {
+            _dir: dir,
+            outbox,
+            server,
+            queue,
+            stop,
+            running,
+        }
+    }
+
+    /// Stops the dispatcher and waits for it to finish.
+    async fn stop(&mut self) {
+        self.stop.cancel();
+        (&mut self.running).await.unwrap();
+    }
+}
+
 async fn until(mut done: impl AsyncFnMut() -> bool) {
     tokio::time::timeout(PATIENCE, async {
         while !done().await {
@@ -39,14 +82,8 @@ async fn until(mut done: impl AsyncFnMut() -> bool) {
 
 #[tokio::test]
 async fn an_idempotency_key_enqueued_twice_is_delivered_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = SqliteOutbox::open(dir.path().join("outbox.db")).unwrap();
-    let server = TestServer::start().await;
-    server.route("/hook", Route::reply(Reply::ok()));
-    let dispatcher = Dispatcher::builder(outbox.clone(), sender_for(&server)).build();
-    let queue = dispatcher.queue();
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(dispatcher.run_until(stop.clone().cancelled_owned()));
+    let mut run = Delivering::start(Route::reply(Reply::ok()), None).await;
+    let (outbox, server, queue) = (&run.outbox, &run.server, &run.queue);
 
     let message = || NewMessage::new("partner", r#"{"order":1}"#).idempotency_key("order-1");
     let first = queue.enqueue(message()).await.unwrap();
@@ -56,8 +93,8 @@ async fn an_idempotency_key_enqueued_twice_is_delivered_once() {
         .unwrap();
     until(async || outbox.stats(None).await.unwrap().depth() == 0).await;
     let third = queue.enqueue(message()).await.unwrap();
-    stop.cancel();
-    running.await.unwrap();
+    run.stop().await;
+    let server = &run.server;
 
     assert!(!first.duplicate);
     assert!(second.duplicate);
@@ -70,17 +107,9 @@ async fn an_idempotency_key_enqueued_twice_is_delivered_once() {
 
 #[tokio::test]
 async fn a_dead_letter_replayed_is_delivered_with_its_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = SqliteOutbox::open(dir.path().join("outbox.db")).unwrap();
-    let server = TestServer::start().await;
-    server.route(
-        "/hook",
-        Route::sequence(vec![Reply::status(400), Reply::ok()]),
-    );
-    let dispatcher = Dispatcher::builder(outbox.clone(), sender_for(&server)).build();
-    let queue = dispatcher.queue();
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(dispatcher.run_until(stop.clone().cancelled_owned()));
+    let route = Route::sequence(vec![Reply::status(400), Reply::ok()]);
+    let mut run = Delivering::start(route, None).await;
+    let (outbox, server, queue) = (&run.outbox, &run.server, &run.queue);
 
     let enqueued = queue.send("partner", r#"{"order":2}"#).await.unwrap();
     until(async || outbox.stats(None).await.unwrap().dead == 1).await;
@@ -93,8 +122,8 @@ async fn a_dead_letter_replayed_is_delivered_with_its_id() {
         .await
         .unwrap();
     until(async || outbox.stats(None).await.unwrap().depth() == 0).await;
-    stop.cancel();
-    running.await.unwrap();
+    run.stop().await;
+    let (outbox, server) = (&run.outbox, &run.server);
 
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].message.id, enqueued.id);
@@ -111,16 +140,8 @@ async fn a_dead_letter_replayed_is_delivered_with_its_id() {
 
 #[tokio::test]
 async fn sends_abandoned_by_their_callers_are_still_delivered() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = SqliteOutbox::open(dir.path().join("outbox.db")).unwrap();
-    let server = TestServer::start().await;
-    server.route("/hook", Route::reply(Reply::ok()));
-    let dispatcher = Dispatcher::builder(outbox.clone(), sender_for(&server))
-        .concurrency(4)
-        .build();
-    let queue = dispatcher.queue();
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(dispatcher.run_until(stop.clone().cancelled_owned()));
+    let mut run = Delivering::start(Route::reply(Reply::ok()), Some(4)).await;
+    let (outbox, server, queue) = (&run.outbox, &run.server, &run.queue);
 
     // Once the dispatcher runs, its queue hands fresh messages over.
     queue.send("partner", "{}").await.unwrap();
@@ -144,8 +165,8 @@ async fn sends_abandoned_by_their_callers_are_still_delivered() {
     tokio::time::timeout(PATIENCE, server.wait_for_hits("/hook", SENDS + 2))
         .await
         .expect("the queue still hands over");
-    stop.cancel();
-    running.await.unwrap();
+    run.stop().await;
+    let server = &run.server;
 
     assert!(
         abandoned > SENDS / 2,
