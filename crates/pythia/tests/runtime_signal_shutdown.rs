@@ -36,6 +36,7 @@ async fn sigterm_lets_the_request_in_flight_finish_and_starts_no_new_one() {
         }))
         .build();
     let health = runtime.health();
+    let trigger = runtime.shutdown_trigger();
 
     let run = tokio::spawn(runtime.run());
     server.wait_for_hits("/work", 1).await;
@@ -43,6 +44,18 @@ async fn sigterm_lets_the_request_in_flight_finish_and_starts_no_new_one() {
         .args(["-TERM", &std::process::id().to_string()])
         .status()
         .unwrap();
+    // The kernel may hand the signal to another thread, which runs its handler a moment after
+    // `kill` exits. Left idle meanwhile, the runtime would let the paused clock jump past the
+    // reply's delay and start new requests before the signal counts, so it is kept busy
+    // (yielding never advances the clock) until the signal has begun the shutdown.
+    let sent = std::time::Instant::now();
+    while !trigger.is_triggered() {
+        assert!(
+            sent.elapsed() < Duration::from_secs(30),
+            "the runtime never saw the signal"
+        );
+        tokio::task::yield_now().await;
+    }
     // Without the signal the worker would poll forever; fail instead of hanging.
     let result = tokio::time::timeout(Duration::from_secs(600), run)
         .await
